@@ -7,7 +7,7 @@ namespace copycat {
 }
 
 // COPYCAT_ASSERT(cond, "what is wrong and what to do")
-#define COPYCAT_ASSERT(cond, why)                                            \
-    do {                                                                     \
+#define COPYCAT_ASSERT(cond, why)                                                 \
+    do {                                                                          \
         if (!(cond)) ::copycat::assertion_failed(#cond, __FILE__, __LINE__, why); \
     } while (0)

@@ -27,7 +27,7 @@ uint32_t extend_portable(uint32_t state, const uint8_t* p, size_t size) {
 
 #if defined(__x86_64__)
 __attribute__((target("sse4.2"))) uint32_t extend_sse42(uint32_t state, const uint8_t* p,
-                                                         size_t size) {
+                                                        size_t size) {
     uint64_t state64 = state;
     while (size >= 8) {
         uint64_t word;

@@ -18,7 +18,7 @@ enum class StatusCode {
     corruption,        // stored data fails its checks
     io_error,          // the operating system refused (disk full, EIO, missing file)
     not_found,
-    unavailable,       // a peer or process is not reachable
+    unavailable,  // a peer or process is not reachable
     timeout,
 };
 
@@ -74,8 +74,8 @@ private:
 }  // namespace copycat
 
 // Return early with the Status of an expression that fails.
-#define COPYCAT_RETURN_IF_ERROR(expr)              \
-    do {                                           \
-        ::copycat::Status status_or_ = (expr);     \
+#define COPYCAT_RETURN_IF_ERROR(expr)               \
+    do {                                            \
+        ::copycat::Status status_or_ = (expr);      \
         if (!status_or_.is_ok()) return status_or_; \
     } while (0)

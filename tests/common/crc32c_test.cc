@@ -1,7 +1,7 @@
 #include "common/crc32c.h"
 
-#include <boost/crc.hpp>
 #include <gtest/gtest.h>
+#include <boost/crc.hpp>
 
 #include <random>
 #include <string>

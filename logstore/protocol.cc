@@ -1,0 +1,121 @@
+#include "logstore/protocol.h"
+
+namespace copycat::logstore {
+
+const fb::StorageMessage* parse_message(std::span<const uint8_t> bytes) {
+    flatbuffers::Verifier::Options options;
+    options.max_depth = 16;
+    options.max_tables = 4'000'000;
+    flatbuffers::Verifier verifier(bytes.data(), bytes.size(), options);
+    if (!fb::VerifyStorageMessageBuffer(verifier)) return nullptr;
+    const fb::StorageMessage* message = fb::GetStorageMessage(bytes.data());
+    if (message->body_type() == fb::Body::NONE) return nullptr;
+    return message;
+}
+
+flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Entry>>> build_entries(
+    flatbuffers::FlatBufferBuilder& builder, std::span<const Entry> entries) {
+    std::vector<flatbuffers::Offset<fb::Entry>> offsets;
+    offsets.reserve(entries.size());
+    for (const Entry& entry : entries) {
+        auto payload = builder.CreateVector(entry.payload);
+        offsets.push_back(fb::CreateEntry(builder, entry.index, entry.term,
+                                          static_cast<fb::CompactionMode>(entry.mode), payload));
+    }
+    return builder.CreateVector(offsets);
+}
+
+std::vector<uint8_t> make_append(uint64_t request_id, std::span<const Entry> entries,
+                                 bool allow_holes) {
+    flatbuffers::FlatBufferBuilder builder(256 + entries.size() * 160);
+    auto list = build_entries(builder, entries);
+    return finish_message(builder, request_id, fb::CreateAppendRequest(builder, list, allow_holes));
+}
+
+std::vector<uint8_t> make_read(uint64_t request_id, uint64_t from, uint64_t to,
+                               uint32_t max_bytes) {
+    flatbuffers::FlatBufferBuilder builder(128);
+    return finish_message(builder, request_id, fb::CreateReadRequest(builder, from, to, max_bytes));
+}
+
+std::vector<uint8_t> make_truncate(uint64_t request_id, uint64_t after_index, uint64_t floor) {
+    flatbuffers::FlatBufferBuilder builder(128);
+    return finish_message(builder, request_id,
+                          fb::CreateTruncateRequest(builder, after_index, floor));
+}
+
+std::vector<uint8_t> make_reset(uint64_t request_id, uint64_t next_index) {
+    flatbuffers::FlatBufferBuilder builder(128);
+    return finish_message(builder, request_id, fb::CreateResetLogRequest(builder, next_index));
+}
+
+std::vector<uint8_t> make_save_term(uint64_t request_id, uint64_t term, uint64_t vote) {
+    flatbuffers::FlatBufferBuilder builder(128);
+    return finish_message(builder, request_id, fb::CreateSaveTermRequest(builder, term, vote));
+}
+
+std::vector<uint8_t> make_save_configuration(uint64_t request_id, uint64_t index, uint64_t term,
+                                             std::span<const uint8_t> payload) {
+    flatbuffers::FlatBufferBuilder builder(128 + payload.size());
+    auto bytes = builder.CreateVector(payload.data(), payload.size());
+    return finish_message(builder, request_id,
+                          fb::CreateSaveConfigurationRequest(builder, index, term, bytes));
+}
+
+std::vector<uint8_t> make_load_meta(uint64_t request_id) {
+    flatbuffers::FlatBufferBuilder builder(64);
+    return finish_message(builder, request_id, fb::CreateLoadMetaRequest(builder));
+}
+
+std::vector<uint8_t> make_release(uint64_t request_id, std::span<const uint64_t> indexes) {
+    flatbuffers::FlatBufferBuilder builder(64 + indexes.size() * 8);
+    auto list = builder.CreateVector(indexes.data(), indexes.size());
+    return finish_message(builder, request_id, fb::CreateReleaseRequest(builder, list));
+}
+
+std::vector<uint8_t> make_status(uint64_t request_id) {
+    flatbuffers::FlatBufferBuilder builder(64);
+    return finish_message(builder, request_id, fb::CreateStatusRequest(builder));
+}
+
+std::vector<uint8_t> make_term_at(uint64_t request_id, uint64_t index) {
+    flatbuffers::FlatBufferBuilder builder(64);
+    return finish_message(builder, request_id, fb::CreateTermAtRequest(builder, index));
+}
+
+std::vector<uint8_t> make_list_segments(uint64_t request_id) {
+    flatbuffers::FlatBufferBuilder builder(64);
+    return finish_message(builder, request_id, fb::CreateListSegmentsRequest(builder));
+}
+
+std::vector<uint8_t> make_install_segment(uint64_t request_id, std::span<const uint64_t> replaces,
+                                          const std::string& file_name) {
+    flatbuffers::FlatBufferBuilder builder(128);
+    auto list = builder.CreateVector(replaces.data(), replaces.size());
+    auto name = builder.CreateString(file_name);
+    return finish_message(builder, request_id,
+                          fb::CreateInstallSegmentRequest(builder, list, name));
+}
+
+std::vector<uint8_t> make_error(uint64_t request_id, fb::ErrorCode code,
+                                const std::string& message) {
+    flatbuffers::FlatBufferBuilder builder(128 + message.size());
+    auto text = builder.CreateString(message);
+    return finish_message(builder, request_id, fb::CreateErrorResponse(builder, code, text));
+}
+
+std::vector<Entry> entries_of(const flatbuffers::Vector<flatbuffers::Offset<fb::Entry>>* list) {
+    std::vector<Entry> entries;
+    if (list == nullptr) return entries;
+    entries.reserve(list->size());
+    for (const fb::Entry* entry : *list) {
+        Entry copy{entry->index(), entry->term(), static_cast<uint8_t>(entry->mode()), {}};
+        if (entry->payload() != nullptr) {
+            copy.payload.assign(entry->payload()->begin(), entry->payload()->end());
+        }
+        entries.push_back(std::move(copy));
+    }
+    return entries;
+}
+
+}  // namespace copycat::logstore
