@@ -63,8 +63,8 @@ Result<uint64_t> File::size() const {
 Status File::read_at(uint64_t offset, std::span<uint8_t> out) const {
     size_t done = 0;
     while (done < out.size()) {
-        ssize_t n = ::pread(fd_, out.data() + done, out.size() - done,
-                            static_cast<off_t>(offset + done));
+        ssize_t n =
+            ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return errno_status("cannot read", path_);
         if (n == 0) {
@@ -101,6 +101,13 @@ Status File::truncate(uint64_t size) {
     return Status::ok();
 }
 
+Status File::allocate(uint64_t offset, uint64_t length) {
+    if (length == 0) return Status::ok();
+    int rc = ::fallocate(fd_, 0, static_cast<off_t>(offset), static_cast<off_t>(length));
+    if (rc == 0 || errno == EOPNOTSUPP) return Status::ok();
+    return errno_status("cannot allocate space in", path_);
+}
+
 Status File::sync_data() {
     // A failed fdatasync is never retried as if nothing happened (the kernel may have
     // dropped the dirty pages): the caller must stop accepting writes.
@@ -114,7 +121,8 @@ Result<File> lock_file(const std::string& path) {
     File file(fd, path);
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno == EWOULDBLOCK) {
-            return io_error(path + " is locked by another process: is another copycat-logstore "
+            return io_error(path +
+                            " is locked by another process: is another copycat-logstore "
                             "running on this data directory?");
         }
         return errno_status("cannot lock", path);

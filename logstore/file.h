@@ -34,6 +34,9 @@ public:
     Status write_at(uint64_t offset, std::span<const uint8_t> data);
     Status append(std::span<const uint8_t> data);  // writes at the current end
     Status truncate(uint64_t size);
+    // Allocates [offset, offset + length) on disk (fallocate), extending the file with
+    // zeros; a file system without fallocate makes this a no-op.
+    Status allocate(uint64_t offset, uint64_t length);
     Status sync_data();  // fdatasync
     void close();
 

@@ -11,6 +11,10 @@ namespace {
 
 constexpr const char* kMetaFileName = "meta";
 constexpr const char* kLockFileName = "LOCK";
+// The highest entry_max_bytes validate() accepts. Start-up scans records against it, not the
+// configured limit: records written before the limit was lowered are whole records, not a torn
+// tail (log_test.cc, LoweringTheEntryLimitKeepsEntriesWrittenBefore).
+constexpr uint32_t kEntryMaxBytesCeiling = 64u << 20;
 
 bool ends_with(const std::string& text, const std::string& suffix) {
     return text.size() >= suffix.size() &&
@@ -29,7 +33,7 @@ Status validate(const LogOptions& options) {
     if (options.segment_max_entries < 1 || options.segment_max_entries > (1ull << 20)) {
         return invalid_argument("segment max entries must be between 1 and 1,048,576");
     }
-    if (options.entry_max_bytes < 1 || options.entry_max_bytes > (64u << 20)) {
+    if (options.entry_max_bytes < 1 || options.entry_max_bytes > kEntryMaxBytesCeiling) {
         return invalid_argument("entry max bytes must be between 1 byte and 64 MiB");
     }
     return Status::ok();
@@ -81,17 +85,22 @@ Status SegmentedLog::create_fresh(RecoveryReport* report) {
     for (const std::string& name : *names) {
         uint64_t id = 0, version = 0;
         if (!parse_segment_file_name(name, &id, &version)) continue;
-        Result<File> file = File::open(path(name), File::Mode::read_only);
-        Result<uint64_t> size = file.is_ok() ? file->size() : Result<uint64_t>(file.status());
-        if (!size.is_ok()) return size.status();
-        if (*size > kSegmentHeaderBytes) {
+        Result<std::vector<uint8_t>> bytes = read_whole_file(path(name));
+        if (!bytes.is_ok()) return bytes.status();
+        std::optional<SegmentHeader> header = decode_segment_header(*bytes);
+        bool has_records =
+            header && scan_segment(*bytes, *header, kEntryMaxBytesCeiling, nullptr).records > 0;
+        bool has_data = !header && std::any_of(bytes->begin(), bytes->end(),
+                                               [](uint8_t byte) { return byte != 0; });
+        if (has_records || (has_data && bytes->size() > kSegmentHeaderBytes)) {
             return corruption("no " + path(kManifestFileName) + " but " + path(name) +
-                              " holds entries: refusing to start an empty log over it");
+                              " holds data: refusing to start an empty log over it");
         }
     }
     // Only segment files without entries: a first start that crashed before its manifest.
     COPYCAT_RETURN_IF_ERROR(remove_orphans(report));
-    Result<std::unique_ptr<Segment>> first = Segment::create(options_.directory, {1, 1, 1, 0});
+    Result<std::unique_ptr<Segment>> first =
+        Segment::create(options_.directory, {1, 1, 1, 0}, preallocate_bytes());
     if (!first.is_ok()) return first.status();
     COPYCAT_RETURN_IF_ERROR(sync_directory(options_.directory));
     segments_.push_back(std::move(*first));
@@ -109,14 +118,14 @@ Status SegmentedLog::open_segments(const Manifest& manifest, RecoveryReport* rep
         }
         Segment::TailRepair repair;
         auto kind = entry.sealed ? Segment::Kind::sealed : Segment::Kind::active;
-        Result<std::unique_ptr<Segment>> segment =
-            Segment::open(options_.directory, name, kind, options_.entry_max_bytes, &repair);
+        Result<std::unique_ptr<Segment>> segment = Segment::open(
+            options_.directory, name, kind, kEntryMaxBytesCeiling, &repair, preallocate_bytes());
         if (!segment.is_ok()) return segment.status();
         const Segment& s = **segment;
         bool matches = s.first_index() == entry.first_index &&
-                       (!entry.sealed || (s.last_index() == entry.last_index &&
-                                          s.record_count() == entry.records &&
-                                          s.size_bytes() == entry.size_bytes));
+                       (!entry.sealed ||
+                        (s.last_index() == entry.last_index && s.record_count() == entry.records &&
+                         s.size_bytes() == entry.size_bytes));
         if (!matches) {
             return corruption("segment " + s.path() + " does not match the manifest (size " +
                               n(s.size_bytes()) + ", last index " + n(s.last_index()) + ")");
@@ -167,8 +176,7 @@ uint64_t SegmentedLog::size_bytes() const {
 }
 
 Status SegmentedLog::fail(Status status) {
-    failure_ = Status(status.code(), "the log stopped accepting writes after: " +
-                                         status.message());
+    failure_ = Status(status.code(), "the log stopped accepting writes after: " + status.message());
     return status;
 }
 
@@ -191,9 +199,8 @@ Status SegmentedLog::check_append(std::span<const EntryRef> entries, bool allow_
                                     ", lower than term " + n(previous_term) + " before it");
         }
         if (entry.payload.size() > options_.entry_max_bytes) {
-            return invalid_argument("entry " + n(entry.index) + " of " +
-                                    n(entry.payload.size()) + " bytes exceeds the limit of " +
-                                    n(options_.entry_max_bytes));
+            return invalid_argument("entry " + n(entry.index) + " of " + n(entry.payload.size()) +
+                                    " bytes exceeds the limit of " + n(options_.entry_max_bytes));
         }
         previous_index = entry.index;
         previous_term = entry.term;
@@ -205,10 +212,9 @@ Status SegmentedLog::append(std::span<const EntryRef> entries, bool allow_holes)
     COPYCAT_RETURN_IF_ERROR(check_append(entries, allow_holes));
     for (const EntryRef& entry : entries) {
         const Segment& current = active();
-        bool full = !current.empty() &&
-                    (current.size_bytes() + record_size(entry.payload.size()) >
-                         options_.segment_max_bytes ||
-                     current.record_count() >= options_.segment_max_entries);
+        bool full = !current.empty() && (current.size_bytes() + record_size(entry.payload.size()) >
+                                             options_.segment_max_bytes ||
+                                         current.record_count() >= options_.segment_max_entries);
         if (full) {
             Status rolled = roll_over();
             if (!rolled.is_ok()) return fail(rolled);
@@ -219,10 +225,11 @@ Status SegmentedLog::append(std::span<const EntryRef> entries, bool allow_holes)
 }
 
 Status SegmentedLog::roll_over() {
-    COPYCAT_RETURN_IF_ERROR(active().sync());
+    COPYCAT_RETURN_IF_ERROR(active().seal());
     durable_index_ = active().last_index();
     SegmentHeader header{active().id() + 1, 1, active().last_index() + 1, 0};
-    Result<std::unique_ptr<Segment>> next = Segment::create(options_.directory, header);
+    Result<std::unique_ptr<Segment>> next =
+        Segment::create(options_.directory, header, preallocate_bytes());
     if (!next.is_ok()) return next.status();
     COPYCAT_RETURN_IF_ERROR(sync_directory(options_.directory));
     crash_point("roll.after_create");
@@ -305,7 +312,8 @@ Status SegmentedLog::truncate_across_segments(uint64_t index) {
         ++target;
     }
     std::vector<std::unique_ptr<Segment>> dropped;
-    for (size_t i = target + 1; i < segments_.size(); ++i) dropped.push_back(std::move(segments_[i]));
+    for (size_t i = target + 1; i < segments_.size(); ++i)
+        dropped.push_back(std::move(segments_[i]));
     segments_.resize(target + 1);
     COPYCAT_RETURN_IF_ERROR(write_current_manifest(index));
     crash_point("truncate.after_manifest");
@@ -321,7 +329,8 @@ Status SegmentedLog::reset(uint64_t next_index) {
     if (failed()) return failure_;
     if (next_index == 0) return invalid_argument("reset to index 0: indexes start at 1");
     SegmentHeader header{active().id() + 1, 1, next_index, 0};
-    Result<std::unique_ptr<Segment>> fresh = Segment::create(options_.directory, header);
+    Result<std::unique_ptr<Segment>> fresh =
+        Segment::create(options_.directory, header, preallocate_bytes());
     if (!fresh.is_ok()) return fail(fresh.status());
     Status synced = sync_directory(options_.directory);
     if (!synced.is_ok()) return fail(synced);
@@ -374,15 +383,16 @@ uint32_t SegmentedLog::release(std::span<const uint64_t> indexes) {
 
 Status SegmentedLog::save_release_bitmaps() {
     for (auto& segment : segments_) {
-        if (segment->release_bitmap_dirty()) COPYCAT_RETURN_IF_ERROR(segment->save_release_bitmap());
+        if (segment->release_bitmap_dirty())
+            COPYCAT_RETURN_IF_ERROR(segment->save_release_bitmap());
     }
     return Status::ok();
 }
 
 SegmentSummary SegmentedLog::summarize(const Segment& s, bool sealed) const {
-    return SegmentSummary{s.id(),          s.version(),      s.file_name(),
-                          s.first_index(), s.last_index(),   s.record_count(),
-                          s.released_count(), s.size_bytes(), sealed};
+    return SegmentSummary{s.id(),         s.version(),      s.file_name(),      s.first_index(),
+                          s.last_index(), s.record_count(), s.released_count(), s.size_bytes(),
+                          sealed};
 }
 
 std::vector<SegmentSummary> SegmentedLog::segments() const {
@@ -393,8 +403,8 @@ std::vector<SegmentSummary> SegmentedLog::segments() const {
     return summaries;
 }
 
-Status SegmentedLog::verify_compacted(std::span<const uint64_t> replaces,
-                                      const Segment& candidate, size_t* first_position) const {
+Status SegmentedLog::verify_compacted(std::span<const uint64_t> replaces, const Segment& candidate,
+                                      size_t* first_position) const {
     auto first = std::find_if(segments_.begin(), segments_.end(),
                               [&](const auto& s) { return s->id() == replaces[0]; });
     size_t position = static_cast<size_t>(first - segments_.begin());
@@ -421,8 +431,10 @@ Status SegmentedLog::verify_compacted(std::span<const uint64_t> replaces,
     };
     std::vector<Kept> old_records;
     for (size_t k = 0; k < replaces.size(); ++k) {
-        COPYCAT_RETURN_IF_ERROR(segments_[position + k]->visit_records(
-            [&](const RecordView& r, uint64_t) { old_records.push_back({r.index, r.term, r.crc}); }));
+        COPYCAT_RETURN_IF_ERROR(
+            segments_[position + k]->visit_records([&](const RecordView& r, uint64_t) {
+                old_records.push_back({r.index, r.term, r.crc});
+            }));
     }
     size_t cursor = 0;
     Status mismatch = Status::ok();
@@ -431,8 +443,8 @@ Status SegmentedLog::verify_compacted(std::span<const uint64_t> replaces,
         bool same = cursor < old_records.size() && old_records[cursor].index == r.index &&
                     old_records[cursor].term == r.term && old_records[cursor].crc == r.crc;
         if (!same && mismatch.is_ok()) {
-            mismatch = invalid_argument("entry " + n(r.index) + " at offset " + n(offset) +
-                                        " of " + candidate.file_name() +
+            mismatch = invalid_argument("entry " + n(r.index) + " at offset " + n(offset) + " of " +
+                                        candidate.file_name() +
                                         " is not an entry of the replaced segments");
         }
     }));

@@ -28,6 +28,9 @@ struct LogOptions {
     uint64_t segment_max_bytes = 32ull << 20;
     uint64_t segment_max_entries = 1ull << 20;
     uint32_t entry_max_bytes = 16u << 20;
+    // Allocate each new segment file to segment_max_bytes up front (FORMAT.md,
+    // "Preallocation"): an fdatasync then has no file size to update.
+    bool preallocate = true;
 };
 
 Status validate(const LogOptions& options);
@@ -119,6 +122,9 @@ private:
     const Segment& active() const { return *segments_.back(); }
     SegmentSummary summarize(const Segment& segment, bool sealed) const;
     std::string path(const std::string& name) const { return options_.directory + "/" + name; }
+    uint64_t preallocate_bytes() const {
+        return options_.preallocate ? options_.segment_max_bytes : 0;
+    }
 
     LogOptions options_;
     File lock_;  // flock on LOCK: one process per log directory

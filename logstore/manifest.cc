@@ -120,8 +120,8 @@ Result<Manifest> decode_manifest(const std::string& text, const std::string& fil
 
 Status write_manifest(const std::string& directory, const Manifest& manifest) {
     std::string text = encode_manifest(manifest);
-    auto bytes = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()),
-                                          text.size());
+    auto bytes =
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size());
     return replace_file(directory + "/" + kManifestFileName, bytes, true);
 }
 

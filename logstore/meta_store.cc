@@ -86,8 +86,7 @@ Result<MetaStore> MetaStore::open(const std::string& path) {
     if (!newest.is_ok()) return newest.status();
     Result<File> file = File::open(path, File::Mode::read_write);
     if (!file.is_ok()) return file.status();
-    return MetaStore(std::move(*file), newest->first.meta, newest->first.sequence,
-                     newest->second);
+    return MetaStore(std::move(*file), newest->first.meta, newest->first.sequence, newest->second);
 }
 
 Result<Meta> MetaStore::read(const std::string& path) {

@@ -54,8 +54,8 @@ uint32_t append_record(std::vector<uint8_t>& out, uint64_t index, uint64_t term,
 
 enum class RecordCheck {
     ok,
-    truncated,    // fewer bytes than the header or the payload need
-    too_large,    // the length field exceeds the entry limit
+    truncated,  // fewer bytes than the header or the payload need
+    too_large,  // the length field exceeds the entry limit
     bad_crc,
 };
 

@@ -43,13 +43,22 @@ Status write_release_bitmap(const Segment& segment, const std::string& directory
     return replace_file(path, bytes, durable);
 }
 
+// The preallocated, never written part of a segment (FORMAT.md, "Preallocation").
+bool only_zeros_from(std::span<const uint8_t> bytes, uint64_t offset) {
+    for (uint64_t i = offset; i < bytes.size(); ++i) {
+        if (bytes[i] != 0) return false;
+    }
+    return true;
+}
+
 // After a bad record at bad_offset, is there any record further on that passes its
 // checks and continues the index order? Then the damage is not a torn tail.
-std::optional<uint64_t> find_valid_record_after(std::span<const uint8_t> bytes,
-                                                uint64_t bad_offset, uint64_t last_index,
-                                                uint32_t entry_max_bytes) {
-    for (uint64_t offset = bad_offset + 1; offset + kRecordHeaderBytes <= bytes.size();
-         ++offset) {
+std::optional<uint64_t> find_valid_record_after(std::span<const uint8_t> bytes, uint64_t bad_offset,
+                                                uint64_t last_index, uint32_t entry_max_bytes) {
+    for (uint64_t offset = bad_offset + 1; offset + kRecordHeaderBytes <= bytes.size(); ++offset) {
+        uint64_t index = 0;
+        std::memcpy(&index, bytes.data() + offset + 8, 8);
+        if (index <= last_index) continue;  // cheap: skips zero-filled space quickly
         RecordView record;
         if (decode_record(bytes.subspan(offset), entry_max_bytes, &record) != RecordCheck::ok) {
             continue;
@@ -93,19 +102,20 @@ ScanOutcome scan_segment(std::span<const uint8_t> bytes, const SegmentHeader& he
     outcome.last_index = header.first_index - 1;
     uint64_t offset = kSegmentHeaderBytes;
     while (offset < bytes.size()) {
+        if (bytes[offset] == 0 && only_zeros_from(bytes, offset)) break;  // preallocated space
         RecordView record;
         RecordCheck check = decode_record(bytes.subspan(offset), entry_max_bytes, &record);
         bool in_order = check == RecordCheck::ok && record.index > outcome.last_index &&
                         record.term >= outcome.last_term;
         if (!in_order) {
             outcome.bad_offset = offset;
-            outcome.problem = check != RecordCheck::ok ? record_check_name(check)
-                                                       : "index or term out of order";
+            outcome.problem =
+                check != RecordCheck::ok ? record_check_name(check) : "index or term out of order";
             if (check == RecordCheck::ok) {
                 outcome.valid_record_after_bad = offset;  // a whole record: never a torn write
             } else {
-                outcome.valid_record_after_bad = find_valid_record_after(
-                    bytes, offset, outcome.last_index, entry_max_bytes);
+                outcome.valid_record_after_bad =
+                    find_valid_record_after(bytes, offset, outcome.last_index, entry_max_bytes);
             }
             break;
         }
@@ -123,7 +133,8 @@ Segment::Segment(File file, std::string directory, const SegmentHeader& header)
     : file_(std::move(file)), directory_(std::move(directory)), header_(header) {}
 
 Result<std::unique_ptr<Segment>> Segment::create(const std::string& directory,
-                                                 const SegmentHeader& header) {
+                                                 const SegmentHeader& header,
+                                                 uint64_t preallocate_bytes) {
     SegmentHeader stamped = header;
     stamped.created_ms = now_ms();
     std::string path = directory + "/" + segment_file_name(header.id, header.version);
@@ -132,13 +143,20 @@ Result<std::unique_ptr<Segment>> Segment::create(const std::string& directory,
     uint8_t bytes[kSegmentHeaderBytes];
     encode_segment_header(stamped, bytes);
     COPYCAT_RETURN_IF_ERROR(file->write_at(0, bytes));
+    if (preallocate_bytes > kSegmentHeaderBytes) {
+        COPYCAT_RETURN_IF_ERROR(
+            file->allocate(kSegmentHeaderBytes, preallocate_bytes - kSegmentHeaderBytes));
+    }
     COPYCAT_RETURN_IF_ERROR(file->sync_data());
-    return std::unique_ptr<Segment>(new Segment(std::move(*file), directory, stamped));
+    auto segment = std::unique_ptr<Segment>(new Segment(std::move(*file), directory, stamped));
+    segment->preallocate_bytes_ = preallocate_bytes;
+    return segment;
 }
 
 Result<std::unique_ptr<Segment>> Segment::open(const std::string& directory,
                                                const std::string& file_name, Kind kind,
-                                               uint32_t entry_max_bytes, TailRepair* repair) {
+                                               uint32_t entry_max_bytes, TailRepair* repair,
+                                               uint64_t preallocate_bytes) {
     std::string path = directory + "/" + file_name;
     Result<File> file = File::open(path, File::Mode::read_write);
     if (!file.is_ok()) return file.status();
@@ -152,24 +170,28 @@ Result<std::unique_ptr<Segment>> Segment::open(const std::string& directory,
         return corruption("segment header of " + path + " names another segment");
     }
     auto segment = std::unique_ptr<Segment>(new Segment(std::move(*file), directory, *header));
-    ScanOutcome outcome =
-        scan_segment(*bytes, *header, entry_max_bytes, [&](const RecordView& r, uint64_t pos) {
-            segment->index_record(r.index, r.term, pos);
-        });
+    ScanOutcome outcome = scan_segment(
+        *bytes, *header, entry_max_bytes,
+        [&](const RecordView& r, uint64_t pos) { segment->index_record(r.index, r.term, pos); });
     segment->flushed_end_ = outcome.valid_end;
+    segment->preallocate_bytes_ = kind == Kind::active ? preallocate_bytes : 0;
+    if (kind == Kind::sealed && !outcome.bad_offset && outcome.valid_end != bytes->size()) {
+        return corruption("bytes after the last record of sealed segment " +
+                          at(path, outcome.valid_end));
+    }
     if (!outcome.bad_offset) return segment;
     std::string where = at(path, *outcome.bad_offset);
     if (kind == Kind::sealed || outcome.valid_record_after_bad) {
-        return corruption(outcome.problem + " in " + where +
-                          (kind == Kind::sealed ? " (sealed segment)"
-                                                : " with valid records after it"));
+        return corruption(
+            outcome.problem + " in " + where +
+            (kind == Kind::sealed ? " (sealed segment)" : " with valid records after it"));
     }
     // A torn tail: nothing past the last whole record was ever acknowledged.
-    COPYCAT_RETURN_IF_ERROR(segment->file_.truncate(outcome.valid_end));
-    COPYCAT_RETURN_IF_ERROR(segment->file_.sync_data());
+    COPYCAT_RETURN_IF_ERROR(segment->cut_at(outcome.valid_end));
     if (repair != nullptr) {
-        *repair = TailRepair{outcome.valid_end, bytes->size() - outcome.valid_end,
-                             outcome.problem};
+        uint64_t data_end = bytes->size();  // past the last non-zero byte
+        while (data_end > outcome.valid_end && (*bytes)[data_end - 1] == 0) --data_end;
+        *repair = TailRepair{outcome.valid_end, data_end - outcome.valid_end, outcome.problem};
     }
     return segment;
 }
@@ -210,8 +232,8 @@ std::optional<uint64_t> Segment::ordinal_of(uint64_t index) const {
 
 std::optional<uint64_t> Segment::term_at(uint64_t index) const {
     if (!ordinal_of(index)) return std::nullopt;
-    auto it = std::upper_bound(term_runs_.begin(), term_runs_.end(),
-                               std::make_pair(index, UINT64_MAX));
+    auto it =
+        std::upper_bound(term_runs_.begin(), term_runs_.end(), std::make_pair(index, UINT64_MAX));
     COPYCAT_ASSERT(it != term_runs_.begin(), "term runs do not cover an indexed record");
     return std::prev(it)->second;
 }
@@ -318,11 +340,24 @@ Status Segment::truncate_after(uint64_t index) {
         COPYCAT_RETURN_IF_ERROR(write_release_bitmap(*this, directory_, true));
         release_dirty_ = false;
     }
-    COPYCAT_RETURN_IF_ERROR(file_.truncate(new_end));
-    flushed_end_ = new_end;
+    return cut_at(new_end);
+}
+
+Status Segment::cut_at(uint64_t offset) {
+    COPYCAT_RETURN_IF_ERROR(file_.truncate(offset));
+    if (preallocate_bytes_ > offset) {
+        COPYCAT_RETURN_IF_ERROR(file_.allocate(offset, preallocate_bytes_ - offset));
+    }
+    flushed_end_ = offset;
     COPYCAT_RETURN_IF_ERROR(file_.sync_data());
     dirty_ = false;
     return Status::ok();
+}
+
+Status Segment::seal() {
+    COPYCAT_RETURN_IF_ERROR(flush());
+    preallocate_bytes_ = 0;
+    return cut_at(flushed_end_);  // drops the preallocated space: sealed files are exact
 }
 
 bool Segment::release(uint64_t index) {

@@ -55,17 +55,21 @@ public:
     // A torn tail cut while opening an active segment.
     struct TailRepair {
         uint64_t offset = 0;
-        uint64_t bytes_dropped = 0;
+        uint64_t bytes_dropped = 0;  // up to the last non-zero byte (not preallocated zeros)
         std::string problem;
     };
 
+    // preallocate_bytes: the file is allocated to this size up front (FORMAT.md,
+    // "Preallocation"); 0 or less than the header allocates nothing.
     static Result<std::unique_ptr<Segment>> create(const std::string& directory,
-                                                   const SegmentHeader& header);
+                                                   const SegmentHeader& header,
+                                                   uint64_t preallocate_bytes = 0);
     // Sealed segments must be intact; an active one has its torn tail cut (reported in
     // *repair). Corruption is a Status naming the file and offset.
     static Result<std::unique_ptr<Segment>> open(const std::string& directory,
                                                  const std::string& file_name, Kind kind,
-                                                 uint32_t entry_max_bytes, TailRepair* repair);
+                                                 uint32_t entry_max_bytes, TailRepair* repair,
+                                                 uint64_t preallocate_bytes = 0);
 
     const SegmentHeader& header() const { return header_; }
     uint64_t id() const { return header_.id; }
@@ -99,6 +103,9 @@ public:
 
     // Keeps records with index <= index; cuts the file and fdatasyncs it.
     Status truncate_after(uint64_t index);
+    // Makes the segment sealed on disk: everything written and fdatasync'd, and the file
+    // cut to its last record (no preallocated space).
+    Status seal();
 
     bool release(uint64_t index);
     bool is_released_ordinal(uint64_t ordinal) const;
@@ -112,6 +119,8 @@ private:
     Segment(File file, std::string directory, const SegmentHeader& header);
     void index_record(uint64_t index, uint64_t term, uint64_t position);
     uint64_t record_end(uint64_t ordinal) const;
+    // Cuts the file at offset (re-allocating the preallocated size) and fdatasyncs it.
+    Status cut_at(uint64_t offset);
 
     File file_;
     std::string directory_;
@@ -119,6 +128,7 @@ private:
     uint64_t flushed_end_ = kSegmentHeaderBytes;
     std::vector<uint8_t> pending_;
     bool dirty_ = false;  // flushed but not yet fdatasync'd
+    uint64_t preallocate_bytes_ = 0;
 
     // Offset index: positions_[k] is the file offset of record k. While the records'
     // indexes are contiguous from dense_base_, indexes_ stays empty.

@@ -52,10 +52,16 @@ double micros(Clock::duration d) { return std::chrono::duration<double, std::mic
 
 // A plain write+fdatasync loop of one record-sized write each, on a file in dir; appends
 // each call's latency to *latencies and returns the calls per second.
+// With preallocate, the file is first allocated (fallocate) as the logstore does with its
+// segments, so the loop writes inside the file instead of growing it.
 double reference_fdatasync(const std::string& dir, size_t record_bytes, double seconds,
-                           std::vector<double>* latencies) {
+                           bool preallocate, std::vector<double>* latencies) {
     std::string path = dir + "/fdatasync-reference";
     int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+    if (preallocate) {
+        (void)::fallocate(fd, 0, 0, 256ll << 20);
+        (void)::fdatasync(fd);
+    }
     std::vector<char> record(record_bytes, 'x');
     size_t calls = 0;
     auto start = Clock::now();
@@ -181,6 +187,52 @@ void print_figures(const std::string& name, const Figures& f) {
         name.c_str(), f.entries_per_s, f.mb_per_s, f.p50_us, f.p99_us, f.entries_per_fsync);
 }
 
+// The plain write+fdatasync loop, appending to a growing file, and the same loop into a
+// fallocated file (what the logstore's preallocated segments do).
+struct Reference {
+    std::vector<double> appending, preallocated;
+    std::vector<double> appending_per_s;
+
+    void print() const {
+        std::printf("%-22s p50 %8.1f us  p99 %8.1f us  (%.0f and %.0f calls/s)\n",
+                    "write+fdatasync", percentile(appending, 0.5), percentile(appending, 0.99),
+                    appending_per_s.front(), appending_per_s.back());
+        std::printf("%-22s p50 %8.1f us  p99 %8.1f us\n", "  into fallocated file",
+                    percentile(preallocated, 0.5), percentile(preallocated, 0.99));
+    }
+};
+
+void run_reference(const Options& options, Reference* reference) {
+    size_t record_bytes = options.entry_bytes + logstore::kRecordHeaderBytes;
+    reference->appending_per_s.push_back(reference_fdatasync(
+        options.data_dir, record_bytes, options.seconds / 2, false, &reference->appending));
+    reference_fdatasync(options.data_dir, record_bytes, options.seconds / 4, true,
+                        &reference->preallocated);
+}
+
+void print_json(const Options& options, const std::map<int, Figures>& phases,
+                const Reference& reference) {
+    JsonWriter json;
+    json.begin_object().field("entry_bytes", options.entry_bytes);
+    for (const auto& [inflight, f] : phases) {
+        std::string p = "inflight_" + std::to_string(inflight) + "_";
+        json.field(p + "entries_per_s", f.entries_per_s).field(p + "mb_per_s", f.mb_per_s);
+        json.field(p + "ack_p50_us", f.p50_us).field(p + "ack_p99_us", f.p99_us);
+        json.field(p + "entries_per_fdatasync", f.entries_per_fsync);
+    }
+    double fdatasync_p50 = percentile(reference.appending, 0.5);
+    json.field("fdatasync_p50_us", fdatasync_p50);
+    json.field("fdatasync_p99_us", percentile(reference.appending, 0.99));
+    json.field("fdatasync_per_s_before", reference.appending_per_s.front());
+    json.field("fdatasync_per_s_after", reference.appending_per_s.back());
+    json.field("fdatasync_preallocated_p50_us", percentile(reference.preallocated, 0.5));
+    if (phases.count(1) && fdatasync_p50 > 0) {
+        json.field("inflight_1_ack_p50_over_fdatasync_p50", phases.at(1).p50_us / fdatasync_p50);
+    }
+    json.end_object();
+    std::cout << json.str() << std::endl;
+}
+
 int run(const Options& options) {
     std::filesystem::create_directories(options.data_dir);
     std::string socket = "ipc://" + options.data_dir + "/bench.sock";
@@ -202,11 +254,8 @@ int run(const Options& options) {
         return 1;
     }
     uint64_t next_index = status->message()->body_as_StatusResponse()->last_index() + 1;
-    size_t record_bytes = options.entry_bytes + logstore::kRecordHeaderBytes;
-    // The reference runs before and after the phases; its figures are over both runs.
-    std::vector<double> reference;
-    double before =
-        reference_fdatasync(options.data_dir, record_bytes, options.seconds / 2, &reference);
+    Reference reference;
+    run_reference(options, &reference);  // before and after the phases, on the same disk
     std::map<int, Figures> phases;
     for (int inflight : options.inflight) {
         AppendRun warmup(client, next_index, options.entry_bytes);
@@ -216,29 +265,11 @@ int run(const Options& options) {
         next_index = measured.next_index();
         print_figures("inflight " + std::to_string(inflight), phases[inflight]);
     }
-    double after =
-        reference_fdatasync(options.data_dir, record_bytes, options.seconds / 2, &reference);
-    double fdatasync_p50 = percentile(reference, 0.5), fdatasync_p99 = percentile(reference, 0.99);
-    std::printf("%-22s %10.0f calls/s before, %.0f after; p50 %8.1f us  p99 %8.1f us\n",
-                "write+fdatasync", before, after, fdatasync_p50, fdatasync_p99);
+    run_reference(options, &reference);
+    reference.print();
     logstore->signal(SIGTERM);
     logstore->wait(std::chrono::seconds(10));
-
-    JsonWriter json;
-    json.begin_object().field("entry_bytes", options.entry_bytes);
-    for (const auto& [inflight, f] : phases) {
-        std::string p = "inflight_" + std::to_string(inflight) + "_";
-        json.field(p + "entries_per_s", f.entries_per_s).field(p + "mb_per_s", f.mb_per_s);
-        json.field(p + "ack_p50_us", f.p50_us).field(p + "ack_p99_us", f.p99_us);
-        json.field(p + "entries_per_fdatasync", f.entries_per_fsync);
-    }
-    json.field("fdatasync_p50_us", fdatasync_p50).field("fdatasync_p99_us", fdatasync_p99);
-    json.field("fdatasync_per_s_before", before).field("fdatasync_per_s_after", after);
-    if (phases.count(1) && fdatasync_p50 > 0) {
-        json.field("inflight_1_ack_p50_over_fdatasync_p50", phases[1].p50_us / fdatasync_p50);
-    }
-    json.end_object();
-    std::cout << json.str() << std::endl;
+    print_json(options, phases, reference);
     if (!options.keep) std::filesystem::remove_all(options.data_dir);
     return 0;
 }

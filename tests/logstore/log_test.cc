@@ -124,9 +124,9 @@ TEST_F(LogTest, ReadStopsAtTheByteBudgetButAlwaysReturnsTheFirstEntry) {
         std::vector<uint64_t> expected;
     };
     const Case cases[] = {
-        {1, 10, 0, {1}},           {1, 10, 99, {1}},          {1, 10, 100, {1}},
-        {1, 10, 199, {1}},         {1, 10, 200, {1, 2}},      {3, 10, 250, {3, 4}},
-        {3, 10, 300, {3, 4, 5}},   {4, 10, 450, {4, 5, 6, 7}}, {9, 10, 1000, {9, 10}},
+        {1, 10, 0, {1}},          {1, 10, 99, {1}},           {1, 10, 100, {1}},
+        {1, 10, 199, {1}},        {1, 10, 200, {1, 2}},       {3, 10, 250, {3, 4}},
+        {3, 10, 300, {3, 4, 5}},  {4, 10, 450, {4, 5, 6, 7}}, {9, 10, 1000, {9, 10}},
         {2, 3, SIZE_MAX, {2, 3}},
     };
     for (const Case& c : cases) {
@@ -153,6 +153,22 @@ TEST_F(LogTest, ReadOutsideTheLogReturnsNothing) {
     Result<std::vector<Entry>> read = log->read(4, 100, SIZE_MAX);
     ASSERT_OK(read);
     EXPECT_TRUE(read->empty());
+}
+
+TEST_F(LogTest, LoweringTheEntryLimitKeepsEntriesWrittenBefore) {
+    std::vector<Entry> entries = {test_entry(1, 1, 10), test_entry(2, 1, 3000),
+                                  test_entry(3, 1, 2000)};
+    auto log = open_log(options());
+    append_and_sync(*log, entries);
+    LogOptions lower = options();
+    lower.entry_max_bytes = 1000;
+    log.reset();
+    RecoveryReport report;
+    log = open_log(lower, &report);
+    EXPECT_FALSE(report.tail_repair.has_value());
+    EXPECT_EQ(read_all(*log), entries) << "acknowledged entries are never cut";
+    EXPECT_EQ(append_entries(*log, {test_entry(4, 1, 1001)}).code(), StatusCode::invalid_argument)
+        << "new entries keep to the new limit";
 }
 
 }  // namespace

@@ -16,6 +16,12 @@ namespace copycat::logstore {
 
 namespace fs = std::filesystem;
 
+void PrintTo(const Entry& entry, std::ostream* out) {
+    *out << "{" << entry.index << "/" << entry.term << "/" << int{entry.mode} << ", "
+         << entry.payload.size() << " bytes, crc "
+         << crc32c(entry.payload.data(), entry.payload.size()) << "}";
+}
+
 void require_ok(const Status& status, const std::string& what) {
     if (!status.is_ok()) throw std::runtime_error(what + ": " + status.to_string());
 }
@@ -109,9 +115,9 @@ std::vector<uint64_t> indexes_of(const std::vector<Entry>& entries) {
 std::string describe_segments(const SegmentedLog& log) {
     std::ostringstream text;
     for (const SegmentSummary& s : log.segments()) {
-        text << s.file_name << " first " << s.first_index << " last " << s.last_index
-             << " records " << s.records << " released " << s.released << " bytes "
-             << s.size_bytes << (s.sealed ? " sealed" : " active") << "\n";
+        text << s.file_name << " first " << s.first_index << " last " << s.last_index << " records "
+             << s.records << " released " << s.released << " bytes " << s.size_bytes
+             << (s.sealed ? " sealed" : " active") << "\n";
     }
     return text.str();
 }

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <ostream>
 #include <span>
 #include <string>
 #include <vector>
@@ -25,17 +26,20 @@ const Status& status_of(const Result<T>& result) {
     return result.status();
 }
 
-#define EXPECT_OK(expr)                                                       \
-    do {                                                                      \
+#define EXPECT_OK(expr)                                                            \
+    do {                                                                           \
         const ::copycat::Status expect_ok_ = ::copycat::logstore::status_of(expr); \
-        EXPECT_TRUE(expect_ok_.is_ok()) << expect_ok_.to_string();            \
+        EXPECT_TRUE(expect_ok_.is_ok()) << expect_ok_.to_string();                 \
     } while (0)
 
-#define ASSERT_OK(expr)                                                       \
-    do {                                                                      \
+#define ASSERT_OK(expr)                                                            \
+    do {                                                                           \
         const ::copycat::Status assert_ok_ = ::copycat::logstore::status_of(expr); \
-        ASSERT_TRUE(assert_ok_.is_ok()) << assert_ok_.to_string();            \
+        ASSERT_TRUE(assert_ok_.is_ok()) << assert_ok_.to_string();                 \
     } while (0)
+
+// How GoogleTest prints an Entry in a failure: index/term/mode and payload size.
+void PrintTo(const Entry& entry, std::ostream* out);
 
 // Throws std::runtime_error naming `what` when status is not ok.
 void require_ok(const Status& status, const std::string& what);

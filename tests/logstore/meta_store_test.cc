@@ -67,7 +67,7 @@ TEST_F(MetaStoreTest, TornNewestSlotFallsBackToTheOlderOne) {
     Meta older = meta_with(4, 2, 10, 50);
     {
         MetaStore store = open_ok();
-        ASSERT_OK(store.save(older));                  // slot 1
+        ASSERT_OK(store.save(older));                    // slot 1
         ASSERT_OK(store.save(meta_with(5, 1, 20, 50)));  // slot 0, newest
     }
     flip_bit(meta_path(), 30, 2);  // inside the newest slot's vote

@@ -80,7 +80,7 @@ TEST_F(ReleaseTest, CorruptBitmapReadsAsNothingReleased) {
     std::string second = log_path(release_file_name(2, 1));
     std::string third = log_path(release_file_name(3, 1));
     log.reset();
-    flip_bit(first, 12, 3);                    // a bit of the bitmap itself: CRC fails
+    flip_bit(first, 12, 3);                      // a bit of the bitmap itself: CRC fails
     resize_file(second, file_size(second) - 1);  // short
     write_file_bytes(third, std::vector<uint8_t>(40, 0xff));
     log = open_log(options(4));

@@ -106,8 +106,7 @@ std::size_t previous_char(std::string_view line, std::size_t end) {
 
 std::string_view word_ending_at(std::string_view line, std::size_t last) {
     std::size_t start = last + 1;
-    while (start > 0 && is_identifier_char(line[start - 1]))
-        --start;
+    while (start > 0 && is_identifier_char(line[start - 1])) --start;
     return line.substr(start, last + 1 - start);
 }
 
@@ -119,17 +118,14 @@ bool follows_a_type(std::string_view line, std::size_t prev) {
                expression_keywords.end();
     }
     const char before = prev > 0 ? line[prev - 1] : ' ';
-    if (c == '>')
-        return before != '-';
-    if (c == '*' || c == '&')
-        return is_identifier_char(before) || before == '>';
+    if (c == '>') return before != '-';
+    if (c == '*' || c == '&') return is_identifier_char(before) || before == '>';
     return c == '~';
 }
 
 void describe_before(std::string_view line, std::size_t start, Identifier& id) {
     const std::size_t prev = previous_char(line, start);
-    if (prev == npos)
-        return;
+    if (prev == npos) return;
     const char c = line[prev];
     const char before = prev > 0 ? line[prev - 1] : ' ';
     id.member = c == '.' || (c == '>' && before == '-');
@@ -146,8 +142,7 @@ void describe_before(std::string_view line, std::size_t start, Identifier& id) {
 
 void describe_after(std::string_view line, std::size_t end, Identifier& id) {
     const std::size_t next = line.find_first_not_of(' ', end);
-    if (next == npos)
-        return;
+    if (next == npos) return;
     id.called = line[next] == '(';
     id.scoping = line.substr(next).starts_with("::");
 }
@@ -161,8 +156,7 @@ std::vector<Identifier> identifiers(std::string_view line) {
             continue;
         }
         std::size_t end = pos;
-        while (end < line.size() && is_identifier_char(line[end]))
-            ++end;
+        while (end < line.size() && is_identifier_char(line[end])) ++end;
         if (std::isdigit(static_cast<unsigned char>(line[pos])) == 0) {
             Identifier id;
             id.name = line.substr(pos, end - pos);
@@ -176,15 +170,11 @@ std::vector<Identifier> identifiers(std::string_view line) {
 }
 
 bool matches(const Ban& ban, const Identifier& id) {
-    if (id.name != ban.name)
-        return false;
+    if (id.name != ban.name) return false;
     switch (ban.match) {
-        case Match::name:
-            return true;
-        case Match::std_name:
-            return id.qualified && id.qualifier == "std";
-        case Match::namespace_name:
-            return id.scoping;
+        case Match::name: return true;
+        case Match::std_name: return id.qualified && id.qualifier == "std";
+        case Match::namespace_name: return id.scoping;
         case Match::call:
             return id.called && !id.member && !id.declared &&
                    (id.qualifier.empty() || id.qualifier == "std");
@@ -194,8 +184,7 @@ bool matches(const Ban& ban, const Identifier& id) {
 
 bool is_include(std::string_view code) {
     const std::size_t hash = code.find_first_not_of(' ');
-    if (hash == npos || code[hash] != '#')
-        return false;
+    if (hash == npos || code[hash] != '#') return false;
     const std::size_t word = code.find_first_not_of(' ', hash + 1);
     return word != npos && code.substr(word).starts_with("include");
 }
@@ -203,12 +192,10 @@ bool is_include(std::string_view code) {
 Findings check_bans(const SourceText& source, std::span<const Ban> bans, std::string_view kind) {
     Findings findings;
     for (std::size_t line = 0; line < source.code.size(); ++line) {
-        if (is_include(source.code[line]))
-            continue;
+        if (is_include(source.code[line])) continue;
         for (const Identifier& id : identifiers(source.code[line])) {
             for (const Ban& ban : bans) {
-                if (!matches(ban, id))
-                    continue;
+                if (!matches(ban, id)) continue;
                 if (!ban.hatch.empty() && has_escape_hatch(source.comments[line], ban.hatch)) {
                     continue;
                 }
@@ -235,11 +222,9 @@ Findings check_no_iostream(const SourceText& source) {
     Findings findings;
     for (std::size_t line = 0; line < source.code.size(); ++line) {
         const std::string_view code = source.code[line];
-        if (!is_include(code))
-            continue;
+        if (!is_include(code)) continue;
         const std::size_t open = code.find('<');
-        if (open == npos || !code.substr(open).starts_with("<iostream>"))
-            continue;
+        if (open == npos || !code.substr(open).starts_with("<iostream>")) continue;
         findings.push_back({static_cast<int>(line) + 1,
                             "#include <iostream> in library code: return a Status or log; "
                             "only binaries print"});

@@ -16,17 +16,16 @@ enum class State { code, line_comment, block_comment, string, character, raw_str
 // Walks the text once; `code_` and `comments_` start as copies of it / blanks and are edited
 // in place, so that columns stay where they were.
 class Splitter {
-  public:
+public:
     explicit Splitter(std::string_view text)
         : text_(text), code_(text), comments_(text.size(), ' ') {}
 
     SourceText run() {
-        while (pos_ < text_.size())
-            step();
+        while (pos_ < text_.size()) step();
         return SourceText{split_lines(text_), split_lines(code_), split_lines(comments_)};
     }
 
-  private:
+private:
     char at(std::size_t pos) const { return pos < text_.size() ? text_[pos] : '\0'; }
 
     void step() {
@@ -40,24 +39,12 @@ class Splitter {
             return;
         }
         switch (state_) {
-            case State::code:
-                step_code();
-                break;
-            case State::line_comment:
-                take_comment(1);
-                break;
-            case State::block_comment:
-                step_block_comment();
-                break;
-            case State::string:
-                step_literal('"');
-                break;
-            case State::character:
-                step_literal('\'');
-                break;
-            case State::raw_string:
-                step_raw_string();
-                break;
+            case State::code: step_code(); break;
+            case State::line_comment: take_comment(1); break;
+            case State::block_comment: step_block_comment(); break;
+            case State::string: step_literal('"'); break;
+            case State::character: step_literal('\''); break;
+            case State::raw_string: step_raw_string(); break;
         }
     }
 
@@ -91,8 +78,7 @@ class Splitter {
     void step_block_comment() {
         const bool closes = text_[pos_] == '*' && at(pos_ + 1) == '/';
         take_comment(closes ? 2 : 1);
-        if (closes)
-            state_ = State::code;
+        if (closes) state_ = State::code;
     }
 
     void step_literal(char quote) {
@@ -103,14 +89,12 @@ class Splitter {
             return;
         }
         blank(pos_++);
-        if (c == '\\' && pos_ < text_.size() && text_[pos_] != '\n')
-            blank(pos_++);
+        if (c == '\\' && pos_ < text_.size() && text_[pos_] != '\n') blank(pos_++);
     }
 
     void step_raw_string() {
         if (text_.substr(pos_).starts_with(raw_end_)) {
-            for (std::size_t i = 0; i + 1 < raw_end_.size(); ++i)
-                blank(pos_ + i);
+            for (std::size_t i = 0; i + 1 < raw_end_.size(); ++i) blank(pos_ + i);
             pos_ += raw_end_.size();
             state_ = State::code;
             return;
@@ -119,15 +103,13 @@ class Splitter {
     }
 
     void blank(std::size_t pos) {
-        if (text_[pos] != '\n')
-            code_[pos] = ' ';
+        if (text_[pos] != '\n') code_[pos] = ' ';
     }
 
     // The identifier-like token that ends just before `pos_`.
     std::string_view token_before() const {
         std::size_t start = pos_;
-        while (start > 0 && is_identifier_char(text_[start - 1]))
-            --start;
+        while (start > 0 && is_identifier_char(text_[start - 1])) --start;
         return text_.substr(start, pos_ - start);
     }
 
@@ -141,8 +123,7 @@ class Splitter {
                                                                          "LR"};
         const std::string_view token = token_before();
         bool raw = false;
-        for (const std::string_view prefix : raw_prefixes)
-            raw = raw || token == prefix;
+        for (const std::string_view prefix : raw_prefixes) raw = raw || token == prefix;
         const std::size_t paren = text_.find('(', pos_ + 1);
         if (!raw || paren == std::string_view::npos) {
             state_ = State::string;
@@ -150,8 +131,7 @@ class Splitter {
             return;
         }
         raw_end_ = ")" + std::string(text_.substr(pos_ + 1, paren - pos_ - 1)) + "\"";
-        for (std::size_t i = pos_ + 1; i <= paren; ++i)
-            blank(i);
+        for (std::size_t i = pos_ + 1; i <= paren; ++i) blank(i);
         pos_ = paren + 1;
         state_ = State::raw_string;
     }
@@ -161,8 +141,7 @@ class Splitter {
         std::size_t start = 0;
         while (start < text.size()) {
             std::size_t end = text.find('\n', start);
-            if (end == std::string_view::npos)
-                end = text.size();
+            if (end == std::string_view::npos) end = text.size();
             lines.emplace_back(text.substr(start, end - start));
             start = end + 1;
         }
@@ -185,8 +164,7 @@ struct HatchComment {
 // Parses `tidy: <name> (<reason>)` starting at `text`, which begins right after `tidy:`.
 HatchComment parse_hatch(std::string_view text) {
     std::size_t pos = text.find_first_not_of(' ');
-    if (pos == std::string_view::npos)
-        return {};
+    if (pos == std::string_view::npos) return {};
     std::size_t end = pos;
     while (end < text.size() &&
            (std::isalnum(static_cast<unsigned char>(text[end])) != 0 || text[end] == '-')) {
@@ -195,11 +173,9 @@ HatchComment parse_hatch(std::string_view text) {
     HatchComment hatch;
     hatch.name = text.substr(pos, end - pos);
     const std::size_t open = text.find_first_not_of(' ', end);
-    if (open == std::string_view::npos || text[open] != '(')
-        return hatch;
+    if (open == std::string_view::npos || text[open] != '(') return hatch;
     const std::size_t close = text.find(')', open);
-    if (close == std::string_view::npos)
-        return hatch;
+    if (close == std::string_view::npos) return hatch;
     const std::string_view reason = text.substr(open + 1, close - open - 1);
     hatch.has_reason = reason.find_first_not_of(' ') != std::string_view::npos;
     return hatch;
@@ -209,24 +185,20 @@ constexpr std::string_view hatch_marker = "tidy:";
 
 }  // namespace
 
-SourceText split_source(std::string_view text) {
-    return Splitter(text).run();
-}
+SourceText split_source(std::string_view text) { return Splitter(text).run(); }
 
 bool has_escape_hatch(std::string_view comment_line, std::string_view name) {
     for (std::size_t pos = comment_line.find(hatch_marker); pos != std::string_view::npos;
          pos = comment_line.find(hatch_marker, pos + 1)) {
         const HatchComment hatch = parse_hatch(comment_line.substr(pos + hatch_marker.size()));
-        if (hatch.name == name && hatch.has_reason)
-            return true;
+        if (hatch.name == name && hatch.has_reason) return true;
     }
     return false;
 }
 
 std::optional<std::string> malformed_escape_hatch(std::string_view comment_line) {
     const std::size_t start = comment_line.find_first_of("/*");
-    if (start == std::string_view::npos)
-        return std::nullopt;
+    if (start == std::string_view::npos) return std::nullopt;
     const std::size_t text = comment_line.find_first_not_of("/* ", start);
     if (text == std::string_view::npos || !comment_line.substr(text).starts_with(hatch_marker)) {
         return std::nullopt;
@@ -236,8 +208,7 @@ std::optional<std::string> malformed_escape_hatch(std::string_view comment_line)
     if (name != "long-function" && name != "unordered-ok") {
         return "unknown tidy comment `tidy: " + name + "` (known: long-function, unordered-ok)";
     }
-    if (!hatch.has_reason)
-        return "`tidy: " + name + "` needs a reason: `tidy: " + name + " (why)`";
+    if (!hatch.has_reason) return "`tidy: " + name + "` needs a reason: `tidy: " + name + " (why)`";
     return std::nullopt;
 }
 

@@ -30,8 +30,7 @@ int usage() {
 
 bool read_file(const std::filesystem::path& path, std::string& text) {
     std::ifstream in(path, std::ios::binary);
-    if (!in)
-        return false;
+    if (!in) return false;
     std::ostringstream buffer;
     buffer << in.rdbuf();
     text = buffer.str();
@@ -58,18 +57,15 @@ int check_all(const std::filesystem::path& root, const std::vector<std::string>&
 
 int run(const std::vector<std::string_view>& args) {
     const bool list_only = !args.empty() && args.front() == "--list-files";
-    if (args.size() != (list_only ? 2u : 1u) || args.back().starts_with("-"))
-        return usage();
+    if (args.size() != (list_only ? 2u : 1u) || args.back().starts_with("-")) return usage();
     const std::filesystem::path root(args.back());
     const std::vector<std::string> files = list_source_files(root);
     if (files.empty()) {
         std::cerr << "copycat-tidy: no C++ files under " << root << ": is it the repository?\n";
         return exit_usage;
     }
-    if (!list_only)
-        return check_all(root, files);
-    for (const std::string& file : files)
-        std::cout << file << "\n";
+    if (!list_only) return check_all(root, files);
+    for (const std::string& file : files) std::cout << file << "\n";
     return exit_clean;
 }
 

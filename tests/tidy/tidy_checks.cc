@@ -30,8 +30,7 @@ constexpr std::array<std::string_view, 6> source_extensions = {".h",  ".hh",  ".
 int columns(std::string_view line) {
     int count = 0;
     for (const char c : line) {
-        if ((static_cast<unsigned char>(c) & 0xC0) != 0x80)
-            ++count;
+        if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++count;
     }
     return count;
 }
@@ -72,16 +71,14 @@ void append(Findings& to, Findings from) {
 
 bool is_skipped_folder(const std::filesystem::path& folder, int depth) {
     const std::string name = folder.filename().string();
-    if (depth == 0 && (name == "data" || name == "run"))
-        return true;
+    if (depth == 0 && (name == "data" || name == "run")) return true;
     return name.starts_with('.') || name.starts_with("build") || name.starts_with("cmake-build") ||
            name == "generated" || name == "third_party";
 }
 
 bool is_source_file(const std::filesystem::path& file) {
     const std::string name = file.filename().string();
-    if (name.ends_with("_generated.h"))
-        return false;
+    if (name.ends_with("_generated.h")) return false;
     const std::string extension = file.extension().string();
     return std::find(source_extensions.begin(), source_extensions.end(), extension) !=
            source_extensions.end();
@@ -102,10 +99,8 @@ std::vector<Problem> check_source(std::string_view path, std::string_view text,
     append(findings, check_function_length(source, FunctionLimits{limits.function_lines,
                                                                   limits.long_function_lines}));
     append(findings, check_banned_everywhere(source));
-    if (is_core_path(path))
-        append(findings, check_banned_in_core(source));
-    if (path.starts_with("common/"))
-        append(findings, check_no_iostream(source));
+    if (is_core_path(path)) append(findings, check_banned_in_core(source));
+    if (path.starts_with("common/")) append(findings, check_no_iostream(source));
     std::stable_sort(findings.begin(), findings.end(),
                      [](const Finding& a, const Finding& b) { return a.line < b.line; });
     std::vector<Problem> problems;

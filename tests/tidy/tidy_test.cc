@@ -34,8 +34,7 @@ std::vector<std::string> problems(std::string_view path, const std::string& text
 std::string function(int body_lines, const std::string& signature = "int f(int x)",
                      const std::string& above = "") {
     std::string text = above + signature + " {\n";
-    for (int i = 0; i < body_lines; ++i)
-        text += "    x += 1;\n";
+    for (int i = 0; i < body_lines; ++i) text += "    x += 1;\n";
     return text + "}\n";
 }
 
@@ -47,8 +46,7 @@ TEST(TidyLines, LineOf100ColumnsPassesAnd101IsFlagged) {
 
 TEST(TidyLines, ColumnsCountCodePointsNotBytes) {
     std::string line = "// ";
-    for (int i = 0; i < 97; ++i)
-        line += "\xc3\xa9";  // é: two bytes, one column
+    for (int i = 0; i < 97; ++i) line += "\xc3\xa9";  // é: two bytes, one column
     EXPECT_THAT(problems(shell_file, line + "\n"), IsEmpty());
     EXPECT_THAT(problems(shell_file, line + "\xc3\xa9\n"), ElementsAre(HasSubstr("101 columns")));
 }
@@ -91,19 +89,16 @@ TEST(TidyFunctions, MembersInsideClassesAndNamespacesAreFound) {
 
 TEST(TidyFunctions, LongClassesAndNamespacesAreNotFunctions) {
     std::string members;
-    for (int i = 0; i < 100; ++i)
-        members += "    int field_" + std::to_string(i) + " = 0;\n";
+    for (int i = 0; i < 100; ++i) members += "    int field_" + std::to_string(i) + " = 0;\n";
     const std::string text = "namespace copycat {\nstruct Big {\n" + members + "};\n}\n";
     EXPECT_THAT(problems(shell_file, text), IsEmpty());
 }
 
 TEST(TidyFunctions, LambdasCountTowardTheEnclosingFunction) {
     std::string text = "void run() {\n    auto step = [&](int x) {\n";
-    for (int i = 0; i < 40; ++i)
-        text += "        x += 1;\n";
+    for (int i = 0; i < 40; ++i) text += "        x += 1;\n";
     text += "    };\n";
-    for (int i = 0; i < 39; ++i)
-        text += "    step(1);\n";
+    for (int i = 0; i < 39; ++i) text += "    step(1);\n";
     EXPECT_THAT(problems(shell_file, text + "}\n"), ElementsAre(HasSubstr("body is 81 lines")));
 }
 
