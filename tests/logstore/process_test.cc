@@ -223,5 +223,51 @@ TEST_F(LogstoreProcessTest, RefusesToStartOnACorruptSealedSegmentNamingFileAndOf
     EXPECT_NE(output.find("offset"), std::string::npos) << output;
 }
 
+// PostgreSQL's fsyncgate (TESTING.md, #12): after a failed fdatasync the logstore must not
+// acknowledge anything more, nor pretend a retry made it durable. strace makes the 30th
+// fdatasync of the process, and every one after it, fail with EIO.
+TEST_F(LogstoreProcessTest, AfterAFailedFdatasyncNothingMoreIsAcknowledged) {
+    std::vector<std::string> argv = {"/usr/bin/strace", "-f", "-qq", "-o", "/dev/null",
+                                     "-e", "trace=fdatasync", "-e",
+                                     "inject=fdatasync:error=EIO:when=30+",
+                                     COPYCAT_LOGSTORE_BINARY, "--data-dir", data_dir(),
+                                     "--listen", endpoint(), "--http", "127.0.0.1:0"};
+    if (!std::filesystem::exists(argv[0])) GTEST_SKIP() << "strace missing: run ops/install-deps";
+    Result<Subprocess> traced = Subprocess::start(argv, dir_.path() + "/traced.out");
+    ASSERT_TRUE(traced.is_ok());
+    process_.emplace(std::move(*traced));
+    context_.emplace(1);
+    client_.emplace(*context_, endpoint());
+    std::mt19937_64 random(12);
+    std::vector<Entry> sent;
+    uint64_t acknowledged = 0;
+    bool refused = false;
+    for (uint64_t index = 1; index <= 200 && !refused; ++index) {
+        sent.push_back(random_entry(random, index, 1));
+        uint64_t id = client().next_request_id();
+        Result<Reply> reply = client().call(make_append(id, std::span(&sent.back(), 1)), id);
+        if (reply.is_ok()) {
+            acknowledged = reply->message()->body_as_DurableAck()->durable_index();
+        } else {
+            EXPECT_EQ(reply.status().code(), StatusCode::io_error) << reply.status().to_string();
+            refused = true;
+        }
+    }
+    ASSERT_TRUE(refused) << "the injected EIO never surfaced";
+    for (int k = 0; k < 3; ++k) {  // and it stays refused: no retry pretends success
+        uint64_t id = client().next_request_id();
+        std::vector<Entry> next = {random_entry(random, acknowledged + 2 + k, 1)};
+        EXPECT_FALSE(client().call(make_append(id, next), id).is_ok());
+    }
+    stop_hard();
+    start();
+    std::optional<Reply> holder;
+    const fb::StatusResponse* s = status(&holder);
+    ASSERT_NE(s, nullptr);
+    ASSERT_GE(s->last_index(), acknowledged);
+    std::vector<Entry> stored = read_all(acknowledged);
+    EXPECT_EQ(stored, std::vector<Entry>(sent.begin(), sent.begin() + acknowledged));
+}
+
 }  // namespace
 }  // namespace copycat::logstore

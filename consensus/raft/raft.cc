@@ -1,0 +1,782 @@
+#include "consensus/raft/raft.h"
+
+#include <algorithm>
+
+#include "common/assert.h"
+#include "consensus/raft/plants.h"
+
+namespace copycat::raft {
+
+// What the leader knows of one other member.
+struct Raft::Progress {
+    NodeId id = 0;
+    Index next_index = 1;
+    Index match_index = 0;
+    uint32_t inflight = 0;  // AppendRequests sent and not answered
+    uint64_t last_response_tick = 0;
+    uint64_t acked_round = 0;
+};
+
+struct Raft::PendingRead {
+    uint64_t id = 0;
+    Index index = 0;
+    uint64_t round = 0;
+};
+
+const char* role_name(Role role) {
+    switch (role) {
+        case Role::follower: return "follower";
+        case Role::candidate: return "candidate";
+        case Role::leader: return "leader";
+    }
+    return "unknown";
+}
+
+Status validate(const Options& options) {
+    if (options.id == 0) return invalid_argument("node id 0 is reserved for \"none\"");
+    if (options.heartbeat_interval_ticks == 0 ||
+        options.heartbeat_interval_ticks >= options.election_timeout_ticks) {
+        return invalid_argument("the heartbeat interval must be above 0 and below the "
+                                "election timeout");
+    }
+    if (options.max_inflight_appends == 0) return invalid_argument("max inflight appends is 0");
+    if (options.lease_fraction <= 0 || options.lease_fraction >= 1) {
+        return invalid_argument("the lease fraction must be between 0 and 1");
+    }
+    return Status::ok();
+}
+
+Raft::Raft(const Options& options, Random& random, RestoredState restored)
+    : options_(options),
+      random_(random),
+      hard_state_(restored.hard_state),
+      log_(restored.first_index, restored.term_before_first),
+      configuration_(restored.configuration),
+      committed_configuration_(restored.configuration) {
+    COPYCAT_ASSERT(validate(options).is_ok(), "invalid Raft options: validate() them first");
+    for (Entry& entry : restored.entries) {
+        if (entry.type == EntryType::configuration) note_configuration_entry(entry);
+        log_.append(std::move(entry));
+    }
+    apply_configuration_from_log();
+    commit_index_ = log_.first_index() - 1;
+    applied_index_ = commit_index_;
+    durable_index_ = log_.last_index();
+    reset_election_timer();
+}
+
+MemberType Raft::member_type() const {
+    const Member* self = configuration_.find(options_.id);
+    return self != nullptr ? self->type : MemberType::inactive;
+}
+
+Ready Raft::take_ready() {
+    if (role_ == Role::leader && replicate_pending_) {
+        replicate_pending_ = false;
+        for (auto& progress : progress_) replicate(progress->id, false);
+    }
+    return std::exchange(ready_, Ready{});
+}
+
+// --- output -----------------------------------------------------------------------------------
+
+void Raft::send(NodeId to, Message message, bool needs_durable_log) {
+    uint64_t required = needs_durable_log ? next_persist_seq_ - 1 : hard_state_seq_;
+    Envelope envelope{options_.id, to, std::move(message)};
+    if (required <= persisted_seq_) {
+        ready_.messages.push_back(std::move(envelope));
+    } else {
+        held_.push_back({required, std::move(envelope)});
+    }
+}
+
+uint64_t Raft::persist(std::optional<HardState> hard_state, std::optional<Index> truncate_after,
+                       std::vector<Entry> entries) {
+    uint64_t seq = next_persist_seq_++;
+    if (hard_state) hard_state_seq_ = seq;
+    if (truncate_after) {
+        // Entries after the cut are no longer durable, whatever earlier acks say.
+        durable_index_ = std::min(durable_index_, *truncate_after);
+        for (auto& [pending_seq, last] : unpersisted_) last = std::min(last, *truncate_after);
+    }
+    unpersisted_.push_back({seq, log_.last_index()});
+    ready_.persist.push_back(PersistOp{seq, hard_state, truncate_after, std::move(entries)});
+    return seq;
+}
+
+void Raft::save_hard_state() { persist(hard_state_, std::nullopt, {}); }
+
+void Raft::persisted(uint64_t seq) {
+    if (seq <= persisted_seq_) return;
+    COPYCAT_ASSERT(seq < next_persist_seq_, "persisted() for an operation never handed out");
+    persisted_seq_ = seq;
+    while (!unpersisted_.empty() && unpersisted_.front().first <= seq) {
+        durable_index_ = std::max(durable_index_, unpersisted_.front().second);
+        unpersisted_.erase(unpersisted_.begin());
+    }
+    durable_index_ = std::min(durable_index_, log_.last_index());
+    auto ready_end = std::stable_partition(held_.begin(), held_.end(),
+                                           [&](const auto& held) { return held.first <= seq; });
+    for (auto it = held_.begin(); it != ready_end; ++it) {
+        ready_.messages.push_back(std::move(it->second));
+    }
+    held_.erase(held_.begin(), ready_end);
+    if (role_ == Role::leader) advance_commit();
+}
+
+// --- roles and timers -------------------------------------------------------------------------
+
+void Raft::reset_election_timer() {
+    uint64_t timeout = options_.election_timeout_ticks;
+    election_deadline_ = ticks_ + timeout + random_.uniform(timeout);
+}
+
+bool Raft::heard_from_leader_recently() const {
+    if (role_ == Role::leader) return true;
+    return leader_ != 0 && ticks_ - last_leader_contact_ < options_.election_timeout_ticks;
+}
+
+void Raft::tick() {
+    ticks_++;
+    if (role_ == Role::leader) {
+        tick_leader();
+    } else {
+        tick_follower();
+    }
+}
+
+void Raft::tick_follower() {
+    if (ticks_ < election_deadline_) return;
+    if (member_type() != MemberType::active) {
+        reset_election_timer();
+        return;
+    }
+    if (options_.pre_vote) {
+        start_poll();
+    } else {
+        become_candidate();
+    }
+}
+
+void Raft::become_follower(Term term, NodeId leader) {
+    bool was_leader = role_ == Role::leader;
+    if (term > hard_state_.term) {
+        hard_state_ = {term, 0};
+        save_hard_state();
+    }
+    role_ = Role::follower;
+    leader_ = leader;
+    polling_ = false;
+    transfer_election_ = false;
+    if (was_leader) {
+        fail_reads(ReadStatus::lost_leadership);
+        progress_.clear();
+        progress_index_.clear();
+        transfer_target_.reset();
+    }
+    reset_election_timer();
+}
+
+void Raft::start_poll() {
+    leader_ = 0;
+    reset_election_timer();
+    if (configuration_.quorum() <= 1) {
+        become_candidate();
+        return;
+    }
+    polling_ = true;
+    votes_granted_ = {options_.id};
+    votes_refused_.clear();
+    PollRequest poll{hard_state_.term + 1, options_.id, log_.last_index(), log_.last_term()};
+    for (NodeId voter : configuration_.voters()) {
+        if (voter != options_.id) send(voter, poll, false);
+    }
+}
+
+void Raft::become_candidate() {
+    role_ = Role::candidate;
+    polling_ = false;
+    leader_ = 0;
+    hard_state_ = {hard_state_.term + 1, options_.id};
+    save_hard_state();
+    votes_granted_ = {options_.id};
+    votes_refused_.clear();
+    reset_election_timer();
+    if (votes_granted_.size() >= configuration_.quorum()) {
+        become_leader();
+        return;
+    }
+    VoteRequest request{hard_state_.term, options_.id, log_.last_index(), log_.last_term(),
+                        transfer_election_};
+    for (NodeId voter : configuration_.voters()) {
+        if (voter != options_.id) send(voter, request, false);
+    }
+}
+
+void Raft::become_leader() {
+    role_ = Role::leader;
+    leader_ = options_.id;
+    transfer_election_ = false;
+    progress_.clear();
+    progress_index_.clear();
+    for (const Member& member : configuration_.members) add_progress(member.id);
+    lease_round_start_tick_ = 0;
+    lease_valid_ = false;
+    round_ = 0;
+    round_start_tick_.clear();
+    Entry initialize{hard_state_.term, log_.last_index() + 1, EntryType::initialize, now_ms_, 0,
+                     {}};
+    first_index_of_term_ = initialize.index;
+    append_local({std::move(initialize)});
+    last_heartbeat_ = ticks_;
+    start_round();
+    broadcast();
+}
+
+void Raft::add_progress(NodeId id) {
+    if (id == options_.id || progress_index_.count(id) > 0) return;
+    const Member* member = configuration_.find(id);
+    if (member == nullptr || member->type == MemberType::inactive) return;
+    auto progress = std::make_unique<Progress>();
+    progress->id = id;
+    progress->next_index = log_.last_index() + 1;
+    progress->last_response_tick = ticks_;
+    progress_index_[id] = progress.get();
+    progress_.push_back(std::move(progress));
+}
+
+void Raft::tick_leader() {
+    if (ticks_ - last_heartbeat_ >= options_.heartbeat_interval_ticks) {
+        last_heartbeat_ = ticks_;
+        start_round();
+        broadcast();
+    }
+    if (transfer_target_ && ticks_ >= transfer_deadline_) transfer_target_.reset();
+    // Step down when a majority has not answered for two election timeouts (copycat.md 4.2).
+    std::vector<uint64_t> heard = {ticks_};
+    for (const auto& progress : progress_) {
+        if (configuration_.is_voter(progress->id)) heard.push_back(progress->last_response_tick);
+    }
+    std::sort(heard.rbegin(), heard.rend());
+    uint64_t majority_heard = heard[std::min(heard.size(), configuration_.quorum()) - 1];
+    if (ticks_ - majority_heard > 2ull * options_.election_timeout_ticks) {
+        become_follower(hard_state_.term, 0);
+        return;
+    }
+    check_availability();
+}
+
+// --- elections --------------------------------------------------------------------------------
+
+void Raft::step(const Envelope& envelope) {
+    if (envelope.to != options_.id || envelope.from == options_.id) return;
+    std::visit([&](const auto& message) { handle(envelope.from, message); }, envelope.message);
+}
+
+bool Raft::log_up_to_date(Index last_index, Term last_term) const {
+    if (COPYCAT_PLANT(vote_without_log_check)) return true;
+    return last_term > log_.last_term() ||
+           (last_term == log_.last_term() && last_index >= log_.last_index());
+}
+
+void Raft::handle(NodeId from, const PollRequest& request) {
+    bool accepted = request.term > hard_state_.term && role_ != Role::leader &&
+                    !heard_from_leader_recently() && configuration_.is_voter(from) &&
+                    log_up_to_date(request.last_index, request.last_term);
+    send(from, PollResponse{hard_state_.term, accepted}, false);
+}
+
+void Raft::handle(NodeId from, const PollResponse& response) {
+    if (!polling_) return;
+    if (response.term > hard_state_.term && !response.accepted) {
+        become_follower(response.term, 0);
+        return;
+    }
+    (response.accepted ? votes_granted_ : votes_refused_).insert(from);
+    if (votes_granted_.size() >= configuration_.quorum()) {
+        become_candidate();
+    } else if (votes_refused_.size() >= configuration_.quorum()) {
+        polling_ = false;
+    }
+}
+
+void Raft::handle(NodeId from, const VoteRequest& request) {
+    if (request.term < hard_state_.term ||
+        (!request.transfer && heard_from_leader_recently())) {
+        send(from, VoteResponse{hard_state_.term, false}, false);
+        return;
+    }
+    if (request.term > hard_state_.term) become_follower(request.term, 0);
+    bool grant = (hard_state_.vote == 0 || hard_state_.vote == request.candidate) &&
+                 role_ == Role::follower && configuration_.is_voter(request.candidate) &&
+                 log_up_to_date(request.last_index, request.last_term);
+    if (grant && hard_state_.vote != request.candidate) {
+        hard_state_.vote = request.candidate;
+        save_hard_state();
+    }
+    if (grant) reset_election_timer();
+    VoteResponse response{hard_state_.term, grant};
+    if (COPYCAT_PLANT(vote_before_term_durable)) {
+        ready_.messages.push_back({options_.id, from, response});
+    } else {
+        send(from, response, false);
+    }
+}
+
+void Raft::handle(NodeId from, const VoteResponse& response) {
+    if (response.term > hard_state_.term) {
+        become_follower(response.term, 0);
+        return;
+    }
+    if (role_ != Role::candidate || response.term != hard_state_.term) return;
+    (response.granted ? votes_granted_ : votes_refused_).insert(from);
+    if (votes_granted_.size() >= configuration_.quorum()) {
+        become_leader();
+    } else if (votes_refused_.size() >= configuration_.quorum()) {
+        become_follower(hard_state_.term, 0);
+    }
+}
+
+void Raft::handle(NodeId from, const TimeoutNow& request) {
+    if (request.term != hard_state_.term || from != leader_) return;
+    if (member_type() != MemberType::active) return;
+    transfer_election_ = true;
+    become_candidate();
+}
+
+// --- replication: follower side ---------------------------------------------------------------
+
+void Raft::accept_leader(Term term, NodeId leader) {
+    if (term > hard_state_.term || role_ != Role::follower || leader_ != leader) {
+        become_follower(term, leader);
+    }
+    last_leader_contact_ = ticks_;
+    reset_election_timer();
+}
+
+void Raft::handle(NodeId from, const AppendRequest& request) {
+    if (request.term < hard_state_.term) {
+        send(from, AppendResponse{hard_state_.term, false, log_.last_index(), request.round},
+             false);
+        return;
+    }
+    accept_leader(request.term, request.leader);
+    global_index_ = std::max(global_index_, request.global_index);
+    std::optional<Term> prev_term = log_.term_at(request.prev_index);
+    if (request.prev_index > log_.last_index() || !prev_term) {
+        send(from, AppendResponse{hard_state_.term, false, log_.last_index(), request.round},
+             false);
+        return;
+    }
+    if (*prev_term != request.prev_term) {
+        Index hint = log_.first_index_of_term_at(request.prev_index) - 1;
+        send(from, AppendResponse{hard_state_.term, false, hint, request.round}, false);
+        return;
+    }
+    if (!append_from_leader(request.entries)) {
+        send(from, AppendResponse{hard_state_.term, false, commit_index_, request.round}, false);
+        return;
+    }
+    Index verified = request.prev_index + request.entries.size();
+    Index commit_to = std::min(request.commit_index, verified);
+    if (COPYCAT_PLANT(follower_commits_past_verified)) {
+        commit_to = std::min(request.commit_index, log_.last_index());
+    }
+    if (commit_to > commit_index_) set_commit(commit_to);
+    send(from, AppendResponse{hard_state_.term, true, verified, request.round}, true);
+}
+
+// Appends what is new in entries, cutting a conflicting suffix first. False if the
+// conflict reaches a committed entry (the leader is wrong; nothing is changed).
+bool Raft::append_from_leader(const std::vector<Entry>& entries) {
+    size_t first_new = 0;
+    std::optional<Index> truncate_after;
+    for (; first_new < entries.size(); ++first_new) {
+        const Entry& entry = entries[first_new];
+        std::optional<Term> existing = log_.term_at(entry.index);
+        if (!existing || entry.index > log_.last_index()) break;
+        if (*existing == entry.term) continue;
+        if (entry.index <= commit_index_) return false;
+        truncate_after = entry.index - 1;
+        break;
+    }
+    if (first_new == entries.size()) return true;
+    if (truncate_after) {
+        log_.truncate_after(*truncate_after);
+        forget_configurations_after(*truncate_after);
+    }
+    std::vector<Entry> fresh(entries.begin() + static_cast<long>(first_new), entries.end());
+    for (const Entry& entry : fresh) {
+        if (entry.type == EntryType::configuration) note_configuration_entry(entry);
+        log_.append(entry);
+    }
+    apply_configuration_from_log();
+    persist(std::nullopt, truncate_after, std::move(fresh));
+    return true;
+}
+
+void Raft::handle(NodeId from, const ConfigureRequest& request) {
+    if (request.term < hard_state_.term) {
+        send(from, ConfigureResponse{hard_state_.term}, false);
+        return;
+    }
+    accept_leader(request.term, request.leader);
+    if (request.configuration.index >= configuration_.index) {
+        configuration_ = request.configuration;
+        committed_configuration_ = request.configuration;
+    }
+    send(from, ConfigureResponse{hard_state_.term}, false);
+}
+
+// --- replication: leader side -----------------------------------------------------------------
+
+void Raft::start_round() {
+    round_++;
+    round_start_tick_[round_] = ticks_;
+    for (PendingRead& read : reads_waiting_) {
+        read.round = round_;
+        reads_in_round_.push_back(read);
+    }
+    reads_waiting_.clear();
+}
+
+void Raft::broadcast() {
+    for (auto& progress : progress_) replicate(progress->id, true);
+}
+
+// Sends what `to` needs: entries within the pipelining window, else (with heartbeat) an
+// empty AppendRequest from its match index that still carries the round and commit index.
+void Raft::replicate(NodeId to, bool heartbeat) {
+    Progress& p = *progress_index_.at(to);
+    const Member* member = configuration_.find(to);
+    if (member == nullptr) return;
+    if (member->type == MemberType::reserve) {
+        if (heartbeat) {
+            send(to, ConfigureRequest{hard_state_.term, options_.id, commit_index_,
+                                      configuration_}, false);
+        }
+        return;
+    }
+    Index limit = member->type == MemberType::passive ? commit_index_ : log_.last_index();
+    bool window_open = p.inflight < options_.max_inflight_appends;
+    if (window_open && p.next_index <= limit) {
+        AppendRequest request = make_append(p.next_index - 1);
+        request.entries = log_.slice(p.next_index, limit, options_.max_append_bytes);
+        p.next_index = request.entries.back().index + 1;
+        p.inflight++;
+        send(to, std::move(request), false);
+    } else if (heartbeat) {
+        p.inflight++;
+        send(to, make_append(std::min(p.match_index, log_.last_index())), false);
+    }
+}
+
+AppendRequest Raft::make_append(Index prev_index) const {
+    std::optional<Term> prev_term = log_.term_at(prev_index);
+    COPYCAT_ASSERT(prev_term.has_value(), "replicating from before the log (needs a snapshot)");
+    return AppendRequest{hard_state_.term, options_.id, prev_index, *prev_term,
+                         commit_index_,   global_index_, round_,     {}};
+}
+
+void Raft::handle(NodeId from, const AppendResponse& response) {
+    if (response.term > hard_state_.term) {
+        become_follower(response.term, 0);
+        return;
+    }
+    if (role_ != Role::leader || response.term != hard_state_.term) return;
+    auto found = progress_index_.find(from);
+    if (found == progress_index_.end()) return;
+    Progress& p = *found->second;
+    p.last_response_tick = ticks_;
+    p.inflight = p.inflight > 0 ? p.inflight - 1 : 0;
+    confirm_round(p, response.round);
+    if (response.success) {
+        p.match_index = std::max(p.match_index, response.index);
+        p.next_index = std::max(p.next_index, p.match_index + 1);
+        advance_commit();
+    } else {
+        p.next_index = std::max(p.match_index + 1, std::min(p.next_index, response.index + 1));
+        p.inflight = 0;
+    }
+    if (role_ != Role::leader) return;
+    if (transfer_target_ == from && p.match_index == log_.last_index()) {
+        send(from, TimeoutNow{hard_state_.term}, false);
+    }
+    replicate(from, false);
+}
+
+void Raft::handle(NodeId from, const ConfigureResponse& response) {
+    if (response.term > hard_state_.term) {
+        become_follower(response.term, 0);
+        return;
+    }
+    auto found = progress_index_.find(from);
+    if (role_ == Role::leader && found != progress_index_.end()) {
+        found->second->last_response_tick = ticks_;
+    }
+}
+
+void Raft::advance_commit() {
+    Index own = COPYCAT_PLANT(leader_counts_own_unpersisted) ? log_.last_index() : durable_index_;
+    std::vector<Index> matches;
+    if (configuration_.is_voter(options_.id)) matches.push_back(own);
+    for (const auto& progress : progress_) {
+        if (configuration_.is_voter(progress->id)) matches.push_back(progress->match_index);
+    }
+    update_global_index(own);
+    size_t quorum = configuration_.quorum();
+    if (matches.size() < quorum) return;
+    std::sort(matches.rbegin(), matches.rend());
+    Index candidate = matches[quorum - 1];
+    if (candidate <= commit_index_) return;
+    // Only entries of the current term commit by counting (Raft paper, Figure 8).
+    bool of_current_term = log_.term_at(candidate) == hard_state_.term;
+    if (!of_current_term && !COPYCAT_PLANT(commit_old_term_by_counting)) return;
+    set_commit(candidate);
+}
+
+void Raft::update_global_index(Index own) {
+    Index lowest = own;
+    for (const auto& progress : progress_) {
+        const Member* member = configuration_.find(progress->id);
+        if (member == nullptr || member->type == MemberType::reserve || !member->available) {
+            continue;
+        }
+        lowest = std::min(lowest, progress->match_index);
+    }
+    global_index_ = std::max(global_index_, lowest);
+}
+
+void Raft::set_commit(Index index) {
+    index = std::min(index, log_.last_index());
+    if (index <= commit_index_) return;
+    commit_index_ = index;
+    for (Index i = applied_index_ + 1; i <= commit_index_; ++i) {
+        ready_.committed.push_back(log_.at(i));
+    }
+    applied_index_ = commit_index_;
+    commit_configurations(commit_index_);
+    if (role_ == Role::leader) {
+        replicate_pending_ = true;
+        if (commit_index_ >= first_index_of_term_) release_reads_for_commit();
+    }
+}
+
+void Raft::append_local(std::vector<Entry> entries) {
+    for (const Entry& entry : entries) {
+        if (entry.type == EntryType::configuration) note_configuration_entry(entry);
+        log_.append(entry);
+    }
+    apply_configuration_from_log();
+    persist(std::nullopt, std::nullopt, std::move(entries));
+    replicate_pending_ = true;
+}
+
+// --- reads ------------------------------------------------------------------------------------
+
+void Raft::read_index(uint64_t read_id) {
+    if (role_ != Role::leader) {
+        ready_.reads.push_back({read_id, ReadStatus::not_leader, 0});
+        return;
+    }
+    if (commit_index_ < first_index_of_term_) {
+        reads_for_commit_.push_back({read_id, 0, 0});  // the read index is not known yet
+        return;
+    }
+    PendingRead read{read_id, commit_index_, 0};
+    if (configuration_.quorum() <= 1 || COPYCAT_PLANT(read_without_confirmation)) {
+        ready_.reads.push_back({read_id, ReadStatus::ready, read.index});
+        return;
+    }
+    reads_waiting_.push_back(read);
+    if (reads_in_round_.empty()) {
+        start_round();  // confirmed by a round that starts after the index was fixed
+        broadcast();
+    }
+}
+
+void Raft::lease_read(uint64_t read_id) {
+    if (role_ == Role::leader && commit_index_ >= first_index_of_term_ && lease_holds()) {
+        ready_.reads.push_back({read_id, ReadStatus::ready, commit_index_});
+        return;
+    }
+    read_index(read_id);
+}
+
+// Followers that heard from this leader will not vote for anyone else for an election
+// timeout after (heard_from_leader_recently); the lease is a fraction of that, counted from
+// the start of the last round a majority confirmed.
+bool Raft::lease_holds() const {
+    if (configuration_.quorum() <= 1) return true;
+    if (!lease_valid_) return false;
+    double lease_ticks = options_.election_timeout_ticks * options_.lease_fraction;
+    return static_cast<double>(ticks_ - lease_round_start_tick_) < lease_ticks;
+}
+
+void Raft::release_reads_for_commit() {
+    for (PendingRead& read : reads_for_commit_) {
+        read.index = commit_index_;
+        reads_waiting_.push_back(read);
+    }
+    bool any = !reads_for_commit_.empty();
+    reads_for_commit_.clear();
+    if (any && reads_in_round_.empty()) {
+        start_round();
+        broadcast();
+    }
+}
+
+void Raft::confirm_round(Progress& progress, uint64_t round) {
+    if (round <= progress.acked_round) return;
+    progress.acked_round = round;
+    std::vector<uint64_t> acked = {round_};  // this leader is in every round it starts
+    for (const auto& p : progress_) {
+        if (configuration_.is_voter(p->id)) acked.push_back(p->acked_round);
+    }
+    size_t quorum = configuration_.quorum();
+    if (acked.size() < quorum) return;
+    std::sort(acked.rbegin(), acked.rend());
+    uint64_t confirmed = acked[quorum - 1];
+    auto started = round_start_tick_.find(confirmed);
+    if (started != round_start_tick_.end()) {
+        lease_round_start_tick_ = std::max(lease_round_start_tick_, started->second);
+        lease_valid_ = true;
+    }
+    while (!reads_in_round_.empty() && reads_in_round_.front().round <= confirmed) {
+        ready_.reads.push_back({reads_in_round_.front().id, ReadStatus::ready,
+                                reads_in_round_.front().index});
+        reads_in_round_.pop_front();
+    }
+    round_start_tick_.erase(round_start_tick_.begin(), round_start_tick_.lower_bound(confirmed));
+    if (reads_in_round_.empty() && !reads_waiting_.empty()) {
+        start_round();
+        broadcast();
+    }
+}
+
+void Raft::fail_reads(ReadStatus status) {
+    for (auto* queue : {&reads_for_commit_, &reads_waiting_, &reads_in_round_}) {
+        for (const PendingRead& read : *queue) ready_.reads.push_back({read.id, status, 0});
+        queue->clear();
+    }
+}
+
+// --- proposals, configuration, transfer -------------------------------------------------------
+
+Result<Index> Raft::propose(std::vector<uint8_t> payload, uint8_t compaction_mode) {
+    if (role_ != Role::leader) {
+        return Status(StatusCode::unavailable,
+                      "not the leader (leader hint " + std::to_string(leader_) + ")");
+    }
+    if (transfer_target_) return Status(StatusCode::unavailable, "leadership transfer under way");
+    Entry entry{hard_state_.term, log_.last_index() + 1, EntryType::command, now_ms_,
+                compaction_mode, std::move(payload)};
+    Index index = entry.index;
+    append_local({std::move(entry)});
+    return index;
+}
+
+Result<Index> Raft::propose_configuration(std::vector<Member> members,
+                                          Index expected_configuration_index) {
+    if (role_ != Role::leader) return Status(StatusCode::unavailable, "not the leader");
+    if (commit_index_ < first_index_of_term_ || configuration_.index > commit_index_) {
+        return Status(StatusCode::unavailable, "a configuration change is in progress");
+    }
+    if (expected_configuration_index != configuration_.index) {
+        return conflict("the configuration changed: expected index " +
+                        std::to_string(expected_configuration_index) + ", current " +
+                        std::to_string(configuration_.index));
+    }
+    std::sort(members.begin(), members.end(),
+              [](const Member& a, const Member& b) { return a.id < b.id; });
+    Configuration next{log_.last_index() + 1, hard_state_.term, std::move(members)};
+    size_t changed_voters = 0;
+    for (NodeId id : configuration_.voters()) changed_voters += next.is_voter(id) ? 0 : 1;
+    for (NodeId id : next.voters()) changed_voters += configuration_.is_voter(id) ? 0 : 1;
+    if (changed_voters > 1) {
+        return invalid_argument("one voter at a time: this change adds or removes " +
+                                std::to_string(changed_voters));
+    }
+    if (next.voters().empty()) return invalid_argument("a configuration needs a voter");
+    Entry entry{hard_state_.term, next.index, EntryType::configuration, now_ms_, 0,
+                encode_configuration(next)};
+    append_local({std::move(entry)});
+    return next.index;
+}
+
+Status Raft::transfer_leadership(NodeId target) {
+    if (role_ != Role::leader) return Status(StatusCode::unavailable, "not the leader");
+    if (target == options_.id) return Status::ok();
+    if (!configuration_.is_voter(target) || progress_index_.count(target) == 0) {
+        return invalid_argument("node " + std::to_string(target) + " is not a voter");
+    }
+    transfer_target_ = target;
+    transfer_deadline_ = ticks_ + options_.election_timeout_ticks;
+    const Progress& p = *progress_index_.at(target);
+    if (p.match_index == log_.last_index()) {
+        send(target, TimeoutNow{hard_state_.term}, false);
+    } else {
+        replicate(target, false);
+    }
+    return Status::ok();
+}
+
+void Raft::note_configuration_entry(const Entry& entry) {
+    Result<Configuration> decoded = decode_configuration(entry.payload);
+    COPYCAT_ASSERT(decoded.is_ok(), "a configuration entry that does not decode");
+    log_configurations_[entry.index] = *decoded;
+}
+
+void Raft::forget_configurations_after(Index index) {
+    log_configurations_.erase(log_configurations_.upper_bound(index), log_configurations_.end());
+}
+
+// The configuration in force is the latest in the log, committed or not (single-server
+// changes take effect when appended), else the last committed one.
+void Raft::apply_configuration_from_log() {
+    const Configuration& latest = log_configurations_.empty()
+                                      ? committed_configuration_
+                                      : log_configurations_.rbegin()->second;
+    if (latest == configuration_) return;
+    configuration_ = latest;
+    if (role_ != Role::leader) return;
+    for (const Member& member : configuration_.members) add_progress(member.id);
+    std::erase_if(progress_, [&](const auto& p) {
+        const Member* member = configuration_.find(p->id);
+        bool gone = member == nullptr || member->type == MemberType::inactive;
+        if (gone) progress_index_.erase(p->id);
+        return gone;
+    });
+}
+
+void Raft::commit_configurations(Index commit_index) {
+    auto end = log_configurations_.upper_bound(commit_index);
+    if (end == log_configurations_.begin()) return;
+    committed_configuration_ = std::prev(end)->second;
+    log_configurations_.erase(log_configurations_.begin(), std::prev(end));
+    if (role_ == Role::leader && !configuration_.is_voter(options_.id) &&
+        committed_configuration_.index == configuration_.index) {
+        become_follower(hard_state_.term, 0);  // removed or demoted: hand over
+    }
+}
+
+// Marks members that stopped answering UNAVAILABLE, and back, by a committed change
+// (copycat.md 4.11); one change at a time, never while another is in flight.
+void Raft::check_availability() {
+    if (commit_index_ < first_index_of_term_ || configuration_.index > commit_index_) return;
+    uint64_t limit = uint64_t{options_.heartbeat_interval_ticks} *
+                     options_.unavailable_after_heartbeats;
+    for (const auto& progress : progress_) {
+        const Member* member = configuration_.find(progress->id);
+        bool silent = ticks_ - progress->last_response_tick > limit;
+        if (member == nullptr || member->available != silent) continue;
+        std::vector<Member> members = configuration_.members;
+        for (Member& m : members) {
+            if (m.id == progress->id) m.available = !silent;
+        }
+        (void)propose_configuration(std::move(members), configuration_.index);
+        return;
+    }
+}
+
+}  // namespace copycat::raft

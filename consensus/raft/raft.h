@@ -1,0 +1,252 @@
+// Raft: the consensus core of one server (DESIGN.md, "Layers inside the code"). A
+// deterministic object without I/O: it takes messages, ticks and storage acknowledgements,
+// and hands back, through take_ready(), what to send, what to persist and what to apply.
+// No sockets, clocks, threads or files; the only randomness is the injected generator.
+//
+// Contract with the shell (the consensus server, or the simulator):
+//  - call tick() at a steady pace (one tick = Options::tick_ms of the node's clock);
+//  - deliver every received message with step();
+//  - carry out Ready::persist operations in order, durably, and report each one with
+//    persisted(seq) once it is durable (acks may cover several: persisted(n) means every
+//    operation up to n);
+//  - send Ready::messages (they are safe to send now: anything that needed durable state
+//    is held back inside until persisted() covers it);
+//  - apply Ready::committed entries in order; answer Ready::reads once the state machine
+//    has applied up to their index.
+// Single-threaded: one caller at a time.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "consensus/raft/log.h"
+#include "consensus/raft/types.h"
+
+namespace copycat::raft {
+
+enum class Role { follower, candidate, leader };
+const char* role_name(Role role);
+
+// A deterministic source of randomness, injected so that the simulator can replay a seed.
+class Random {
+public:
+    virtual ~Random() = default;
+    virtual uint64_t next() = 0;  // uniform over 64 bits
+    uint64_t uniform(uint64_t below) { return below == 0 ? 0 : next() % below; }
+};
+
+struct Options {
+    NodeId id = 0;
+    uint64_t tick_ms = 10;
+    uint32_t election_timeout_ticks = 75;   // T: followers time out in [T, 2T)
+    uint32_t heartbeat_interval_ticks = 25;
+    size_t max_append_bytes = 32 * 1024;    // payload bytes per AppendRequest
+    uint32_t max_inflight_appends = 2;      // pipelined AppendRequests per follower
+    uint32_t unavailable_after_heartbeats = 3;
+    bool pre_vote = true;
+    // Lease reads are served for this fraction of the election timeout after a heartbeat
+    // round started; the rest is the margin for clock drift between servers.
+    double lease_fraction = 0.8;
+};
+
+Status validate(const Options& options);
+
+// What a server restores from its storage at start-up.
+struct RestoredState {
+    HardState hard_state;
+    Configuration configuration;  // the latest configuration it stored (may be empty)
+    std::vector<Entry> entries;   // the whole log, in order (holes allowed)
+    Index first_index = 1;        // where the log starts (after a snapshot)
+    Term term_before_first = 0;   // term of the entry before first_index, if known
+};
+
+// One durable write the shell must make: set the hard state, drop entries after an index,
+// append entries. In that order, all of it, before persisted(seq).
+struct PersistOp {
+    uint64_t seq = 0;
+    std::optional<HardState> hard_state;
+    std::optional<Index> truncate_after;
+    std::vector<Entry> entries;
+};
+
+enum class ReadStatus { ready, not_leader, lost_leadership };
+
+struct ReadState {
+    uint64_t id = 0;
+    ReadStatus status = ReadStatus::ready;
+    Index index = 0;  // apply up to here, then answer
+};
+
+struct Ready {
+    std::vector<Envelope> messages;
+    std::vector<PersistOp> persist;
+    std::vector<Entry> committed;  // newly committed, in order, to apply
+    std::vector<ReadState> reads;
+    bool empty() const {
+        return messages.empty() && persist.empty() && committed.empty() && reads.empty();
+    }
+};
+
+// Why a proposal was refused.
+struct NotLeader {
+    NodeId leader_hint = 0;
+};
+
+class Raft {
+public:
+    Raft(const Options& options, Random& random, RestoredState restored);
+
+    void tick();
+    void step(const Envelope& envelope);
+    void persisted(uint64_t seq);
+    Ready take_ready();
+
+    // Leader only: appends a command entry; its index, or the status saying why not
+    // (not the leader, or a leadership transfer in progress).
+    Result<Index> propose(std::vector<uint8_t> payload, uint8_t compaction_mode = 0);
+    // Leader only: a single-server configuration change, refused unless
+    // expected_configuration_index is the current configuration's index (compare and set),
+    // no other change is uncommitted, and this leader has committed an entry of its term.
+    Result<Index> propose_configuration(std::vector<Member> members,
+                                        Index expected_configuration_index);
+    // Linearizable read (ReadIndex): answered in Ready::reads once a heartbeat round that
+    // started after the read confirms leadership. One round serves every waiting read.
+    void read_index(uint64_t read_id);
+    // Lease read: answered at once if the leader's lease holds, else like read_index.
+    void lease_read(uint64_t read_id);
+    // Hands leadership to target once it is caught up; false if not possible now.
+    Status transfer_leadership(NodeId target);
+
+    // The shell's clock, for entry timestamps; set before tick() (never goes back).
+    void set_time_ms(uint64_t now_ms) { now_ms_ = std::max(now_ms_, now_ms); }
+
+    NodeId id() const { return options_.id; }
+    Role role() const { return role_; }
+    Term term() const { return hard_state_.term; }
+    NodeId vote() const { return hard_state_.vote; }
+    NodeId leader() const { return leader_; }
+    Index commit_index() const { return commit_index_; }
+    Index applied_index() const { return applied_index_; }
+    Index durable_index() const { return durable_index_; }
+    Index global_index() const { return global_index_; }
+    const RaftLog& log() const { return log_; }
+    const Configuration& configuration() const { return configuration_; }
+    MemberType member_type() const;
+
+private:
+    struct Progress;
+    struct PendingRead;
+
+    // roles and timers
+    void become_follower(Term term, NodeId leader);
+    void become_candidate();
+    void become_leader();
+    void start_poll();
+    void reset_election_timer();
+    void tick_leader();
+    void tick_follower();
+    bool heard_from_leader_recently() const;
+    void accept_leader(Term term, NodeId leader);
+    void add_progress(NodeId id);
+
+    // messages
+    void handle(NodeId from, const AppendRequest& request);
+    void handle(NodeId from, const AppendResponse& response);
+    void handle(NodeId from, const PollRequest& request);
+    void handle(NodeId from, const PollResponse& response);
+    void handle(NodeId from, const VoteRequest& request);
+    void handle(NodeId from, const VoteResponse& response);
+    void handle(NodeId from, const TimeoutNow& request);
+    void handle(NodeId from, const ConfigureRequest& request);
+    void handle(NodeId from, const ConfigureResponse& response);
+    bool log_up_to_date(Index last_index, Term last_term) const;
+
+    // replication
+    void replicate(NodeId to, bool heartbeat);
+    void broadcast();
+    AppendRequest make_append(Index prev_index) const;
+    bool append_from_leader(const std::vector<Entry>& entries);
+    void append_local(std::vector<Entry> entries);
+    void advance_commit();
+    void set_commit(Index index);
+    void update_global_index(Index own);
+
+    // reads
+    void start_round();
+    void confirm_round(Progress& progress, uint64_t round);
+    bool lease_holds() const;
+    void release_reads_for_commit();
+    void fail_reads(ReadStatus status);
+
+    // configuration
+    void note_configuration_entry(const Entry& entry);
+    void forget_configurations_after(Index index);
+    void apply_configuration_from_log();
+    void commit_configurations(Index commit_index);
+    void check_availability();
+
+    // output
+    void send(NodeId to, Message message, bool needs_durable_log);
+    uint64_t persist(std::optional<HardState> hard_state, std::optional<Index> truncate_after,
+                     std::vector<Entry> entries);
+    void save_hard_state();
+
+    Options options_;
+    Random& random_;
+    uint64_t now_ms_ = 0;
+
+    HardState hard_state_;
+    Role role_ = Role::follower;
+    NodeId leader_ = 0;
+    RaftLog log_;
+    Configuration configuration_;            // in force: the latest in the log, or committed
+    Configuration committed_configuration_;  // when the log holds no newer one
+    std::map<Index, Configuration> log_configurations_;  // configuration entries in the log
+    Index commit_index_ = 0;
+    Index applied_index_ = 0;  // handed out in Ready::committed
+    Index durable_index_ = 0;
+    Index global_index_ = 0;
+
+    // timers (ticks)
+    uint64_t ticks_ = 0;
+    uint64_t election_deadline_ = 0;
+    uint64_t last_leader_contact_ = 0;  // tick of the last valid message from the leader
+    uint64_t last_heartbeat_ = 0;
+
+    // elections
+    std::set<NodeId> votes_granted_;
+    std::set<NodeId> votes_refused_;
+    bool polling_ = false;
+    bool transfer_election_ = false;
+
+    // leader state
+    std::vector<std::unique_ptr<Progress>> progress_;
+    std::map<NodeId, Progress*> progress_index_;
+    bool replicate_pending_ = false;
+    Index first_index_of_term_ = 0;  // this leader's initialize entry
+    std::optional<NodeId> transfer_target_;
+    uint64_t transfer_deadline_ = 0;
+    uint64_t round_ = 0;  // heartbeat rounds, for ReadIndex and the lease
+    std::map<uint64_t, uint64_t> round_start_tick_;
+    uint64_t lease_round_start_tick_ = 0;
+    bool lease_valid_ = false;
+    std::deque<PendingRead> reads_for_commit_;  // before this leader's first commit
+    std::deque<PendingRead> reads_waiting_;     // for the next round
+    std::deque<PendingRead> reads_in_round_;    // sent with a round, waiting for a majority
+
+    // output
+    uint64_t next_persist_seq_ = 1;
+    uint64_t persisted_seq_ = 0;
+    uint64_t hard_state_seq_ = 0;
+    std::vector<std::pair<uint64_t, Index>> unpersisted_;  // (seq, last index after it)
+    std::vector<std::pair<uint64_t, Envelope>> held_;      // messages waiting for persistence
+    Ready ready_;
+};
+
+}  // namespace copycat::raft
