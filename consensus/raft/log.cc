@@ -51,6 +51,18 @@ void RaftLog::append(Entry entry) {
     entries_.push_back(std::move(entry));
 }
 
+void RaftLog::compact_to(Index index, Term term) {
+    if (index < first_index_) return;
+    if (index > last_index()) {
+        entries_.clear();
+    } else {
+        entries_.erase(entries_.begin(), entries_.begin() + static_cast<long>(index + 1 -
+                                                                              first_index_));
+    }
+    first_index_ = index + 1;
+    term_before_first_ = term;
+}
+
 void RaftLog::truncate_after(Index index) {
     COPYCAT_ASSERT(index + 1 >= first_index_, "truncation below the start of the log");
     while (!entries_.empty() && last_index() > index) entries_.pop_back();

@@ -33,6 +33,9 @@ public:
 
     void append(Entry entry);  // entry.index must be last_index() + 1
     void truncate_after(Index index);
+    // Drops entries up to index (covered by a snapshot of term `term` at index); the log
+    // then starts at index + 1, keeping what follows if it is there.
+    void compact_to(Index index, Term term);
 
 private:
     Index first_index_;

@@ -15,6 +15,7 @@ struct Raft::Progress {
     uint32_t inflight = 0;  // AppendRequests sent and not answered
     uint64_t last_response_tick = 0;
     uint64_t acked_round = 0;
+    uint64_t snapshot_offset = 0;  // next chunk to send while installing a snapshot
 };
 
 struct Raft::PendingRead {
@@ -52,14 +53,26 @@ Raft::Raft(const Options& options, Random& random, RestoredState restored)
       hard_state_(restored.hard_state),
       log_(restored.first_index, restored.term_before_first),
       configuration_(restored.configuration),
-      committed_configuration_(restored.configuration) {
+      committed_configuration_(restored.configuration),
+      snapshot_(restored.snapshot) {
     COPYCAT_ASSERT(validate(options).is_ok(), "invalid Raft options: validate() them first");
+    if (snapshot_) {
+        COPYCAT_ASSERT(restored.first_index <= snapshot_->index + 1,
+                       "the log must continue the snapshot without a gap");
+        if (snapshot_->configuration.index > committed_configuration_.index) {
+            committed_configuration_ = configuration_ = snapshot_->configuration;
+        }
+    }
     for (Entry& entry : restored.entries) {
         if (entry.type == EntryType::configuration) note_configuration_entry(entry);
         log_.append(std::move(entry));
     }
+    if (snapshot_ && log_.first_index() <= snapshot_->index) {
+        log_.compact_to(snapshot_->index, snapshot_->term);  // entries the snapshot covers
+        forget_configurations_before(snapshot_->index);
+    }
     apply_configuration_from_log();
-    commit_index_ = log_.first_index() - 1;
+    commit_index_ = snapshot_ ? snapshot_->index : log_.first_index() - 1;
     applied_index_ = commit_index_;
     durable_index_ = log_.last_index();
     reset_election_timer();
@@ -100,7 +113,8 @@ uint64_t Raft::persist(std::optional<HardState> hard_state, std::optional<Index>
         for (auto& [pending_seq, last] : unpersisted_) last = std::min(last, *truncate_after);
     }
     unpersisted_.push_back({seq, log_.last_index()});
-    ready_.persist.push_back(PersistOp{seq, hard_state, truncate_after, std::move(entries)});
+    ready_.persist.push_back(
+        PersistOp{seq, hard_state, std::nullopt, truncate_after, std::move(entries)});
     return seq;
 }
 
@@ -457,6 +471,9 @@ void Raft::replicate(NodeId to, bool heartbeat) {
         }
         return;
     }
+    if (p.next_index < log_.first_index()) {
+        if (send_snapshot_chunk(p) || !heartbeat) return;
+    }
     Index limit = member->type == MemberType::passive ? commit_index_ : log_.last_index();
     bool window_open = p.inflight < options_.max_inflight_appends;
     if (window_open && p.next_index <= limit) {
@@ -467,7 +484,8 @@ void Raft::replicate(NodeId to, bool heartbeat) {
         send(to, std::move(request), false);
     } else if (heartbeat) {
         p.inflight++;
-        send(to, make_append(std::min(p.match_index, log_.last_index())), false);
+        Index prev = std::max(std::min(p.match_index, log_.last_index()), log_.first_index() - 1);
+        send(to, make_append(prev), false);
     }
 }
 
@@ -727,6 +745,14 @@ void Raft::note_configuration_entry(const Entry& entry) {
     log_configurations_[entry.index] = *decoded;
 }
 
+void Raft::forget_configurations_before(Index index) {
+    auto end = log_configurations_.lower_bound(index);
+    if (end != log_configurations_.begin()) {
+        committed_configuration_ = std::prev(end)->second;
+        log_configurations_.erase(log_configurations_.begin(), end);
+    }
+}
+
 void Raft::forget_configurations_after(Index index) {
     log_configurations_.erase(log_configurations_.upper_bound(index), log_configurations_.end());
 }
@@ -777,6 +803,118 @@ void Raft::check_availability() {
         (void)propose_configuration(std::move(members), configuration_.index);
         return;
     }
+}
+
+// --- snapshots --------------------------------------------------------------------------------
+
+void Raft::snapshot_taken(Snapshot snapshot) {
+    COPYCAT_ASSERT(snapshot.index <= applied_index_, "a snapshot beyond the applied index");
+    if (snapshot_ && snapshot.index <= snapshot_->index) return;
+    snapshot_ = std::move(snapshot);
+    Index keep_from = snapshot_->index > options_.snapshot_trailing_entries
+                          ? snapshot_->index - options_.snapshot_trailing_entries
+                          : 0;
+    if (keep_from >= log_.first_index()) {
+        std::optional<Term> term = log_.term_at(keep_from);
+        if (term) log_.compact_to(keep_from, *term);
+    }
+}
+
+// Sends the next chunk of the snapshot to a follower that is behind the log; false when
+// there is no snapshot to send (the follower then cannot be caught up: a bug upstream).
+bool Raft::send_snapshot_chunk(Progress& p) {
+    if (!snapshot_ || snapshot_->data == nullptr) return false;
+    if (p.inflight >= 1) return true;  // one chunk at a time
+    const std::vector<uint8_t>& data = *snapshot_->data;
+    uint64_t offset = std::min<uint64_t>(p.snapshot_offset, data.size());
+    uint64_t end = std::min<uint64_t>(data.size(), offset + options_.snapshot_chunk_bytes);
+    InstallSnapshotRequest request{hard_state_.term,      options_.id,
+                                   snapshot_->index,      snapshot_->term,
+                                   snapshot_->configuration, offset,
+                                   data.size(),           {},
+                                   end == data.size()};
+    request.data.assign(data.begin() + static_cast<long>(offset),
+                        data.begin() + static_cast<long>(end));
+    p.inflight++;
+    send(p.id, std::move(request), false);
+    return true;
+}
+
+void Raft::handle(NodeId from, const InstallSnapshotRequest& request) {
+    if (request.term < hard_state_.term) {
+        send(from, InstallSnapshotResponse{hard_state_.term, request.snapshot_index, 0, false},
+             false);
+        return;
+    }
+    accept_leader(request.term, request.leader);
+    if (request.snapshot_index <= commit_index_) {  // already have everything it holds
+        send(from, InstallSnapshotResponse{hard_state_.term, request.snapshot_index,
+                                           request.total_bytes, true}, false);
+        return;
+    }
+    if (request.offset == 0 || !receiving_ || receiving_->index != request.snapshot_index) {
+        receiving_ = Snapshot{request.snapshot_index, request.snapshot_term,
+                              request.configuration, nullptr};
+        received_bytes_.clear();
+    }
+    if (request.offset == received_bytes_.size()) {
+        received_bytes_.insert(received_bytes_.end(), request.data.begin(), request.data.end());
+    }
+    bool complete = request.done && received_bytes_.size() == request.total_bytes;
+    if (!complete) {
+        send(from, InstallSnapshotResponse{hard_state_.term, request.snapshot_index,
+                                           received_bytes_.size(), false}, false);
+        return;
+    }
+    receiving_->data = std::make_shared<const std::vector<uint8_t>>(std::move(received_bytes_));
+    received_bytes_.clear();
+    Snapshot snapshot = std::move(*receiving_);
+    receiving_.reset();
+    install_snapshot(std::move(snapshot));
+    send(from, InstallSnapshotResponse{hard_state_.term, request.snapshot_index,
+                                       request.total_bytes, true}, true);
+}
+
+void Raft::install_snapshot(Snapshot snapshot) {
+    if (log_.term_at(snapshot.index) == snapshot.term) {
+        log_.compact_to(snapshot.index, snapshot.term);  // what follows it is still valid
+    } else {
+        log_ = RaftLog(snapshot.index + 1, snapshot.term);
+    }
+    forget_configurations_before(snapshot.index + 1);
+    forget_configurations_after(log_.last_index());
+    committed_configuration_ = snapshot.configuration;
+    apply_configuration_from_log();
+    commit_index_ = snapshot.index;
+    applied_index_ = snapshot.index;
+    snapshot_ = snapshot;
+    ready_.install = snapshot;
+    ready_.committed.clear();  // anything before the snapshot is superseded by it
+    persist(std::nullopt, std::nullopt, {});
+    ready_.persist.back().snapshot = std::move(snapshot);
+    // The log after the snapshot (if kept) is already durable; nothing else to write.
+}
+
+void Raft::handle(NodeId from, const InstallSnapshotResponse& response) {
+    if (response.term > hard_state_.term) {
+        become_follower(response.term, 0);
+        return;
+    }
+    if (role_ != Role::leader || response.term != hard_state_.term) return;
+    auto found = progress_index_.find(from);
+    if (found == progress_index_.end()) return;
+    Progress& p = *found->second;
+    p.last_response_tick = ticks_;
+    p.inflight = 0;
+    if (response.installed) {
+        p.match_index = std::max(p.match_index, response.snapshot_index);
+        p.next_index = std::max(p.next_index, p.match_index + 1);
+        p.snapshot_offset = 0;
+        advance_commit();
+    } else {
+        p.snapshot_offset = response.next_offset;
+    }
+    if (role_ == Role::leader) replicate(from, false);
 }
 
 }  // namespace copycat::raft

@@ -53,6 +53,18 @@ struct Options {
     // Lease reads are served for this fraction of the election timeout after a heartbeat
     // round started; the rest is the margin for clock drift between servers.
     double lease_fraction = 0.8;
+    size_t snapshot_chunk_bytes = 32 * 1024;  // InstallSnapshotRequest data per chunk
+    // After a snapshot, the log keeps this many entries before it, so that a follower a
+    // little behind catches up from the log rather than by a snapshot.
+    Index snapshot_trailing_entries = 64;
+};
+
+// A snapshot of the state machine at index (its last applied entry); data is opaque.
+struct Snapshot {
+    Index index = 0;
+    Term term = 0;
+    Configuration configuration;  // in force at index
+    std::shared_ptr<const std::vector<uint8_t>> data;
 };
 
 Status validate(const Options& options);
@@ -60,17 +72,20 @@ Status validate(const Options& options);
 // What a server restores from its storage at start-up.
 struct RestoredState {
     HardState hard_state;
+    std::optional<Snapshot> snapshot;  // the latest stored snapshot: the log follows it
     Configuration configuration;  // the latest configuration it stored (may be empty)
     std::vector<Entry> entries;   // the whole log, in order (holes allowed)
     Index first_index = 1;        // where the log starts (after a snapshot)
     Term term_before_first = 0;   // term of the entry before first_index, if known
 };
 
-// One durable write the shell must make: set the hard state, drop entries after an index,
-// append entries. In that order, all of it, before persisted(seq).
+// One durable write the shell must make: set the hard state, store the snapshot and drop
+// the whole log up to it (the log restarts after it), drop entries after an index, append
+// entries. In that order, all of it, before persisted(seq).
 struct PersistOp {
     uint64_t seq = 0;
     std::optional<HardState> hard_state;
+    std::optional<Snapshot> snapshot;
     std::optional<Index> truncate_after;
     std::vector<Entry> entries;
 };
@@ -86,10 +101,14 @@ struct ReadState {
 struct Ready {
     std::vector<Envelope> messages;
     std::vector<PersistOp> persist;
+    // A snapshot received from the leader: load it into the state machine (replacing its
+    // state) before applying `committed`, which then continues after it.
+    std::optional<Snapshot> install;
     std::vector<Entry> committed;  // newly committed, in order, to apply
     std::vector<ReadState> reads;
     bool empty() const {
-        return messages.empty() && persist.empty() && committed.empty() && reads.empty();
+        return messages.empty() && persist.empty() && committed.empty() && reads.empty() &&
+               !install;
     }
 };
 
@@ -122,6 +141,11 @@ public:
     void lease_read(uint64_t read_id);
     // Hands leadership to target once it is caught up; false if not possible now.
     Status transfer_leadership(NodeId target);
+
+    // The shell took (and durably stored) a snapshot at snapshot.index <= applied_index():
+    // the in-memory log is compacted, and followers behind it are sent the snapshot.
+    void snapshot_taken(Snapshot snapshot);
+    const std::optional<Snapshot>& snapshot() const { return snapshot_; }
 
     // The shell's clock, for entry timestamps; set before tick() (never goes back).
     void set_time_ms(uint64_t now_ms) { now_ms_ = std::max(now_ms_, now_ms); }
@@ -165,6 +189,10 @@ private:
     void handle(NodeId from, const TimeoutNow& request);
     void handle(NodeId from, const ConfigureRequest& request);
     void handle(NodeId from, const ConfigureResponse& response);
+    void handle(NodeId from, const InstallSnapshotRequest& request);
+    void handle(NodeId from, const InstallSnapshotResponse& response);
+    void install_snapshot(Snapshot snapshot);
+    bool send_snapshot_chunk(Progress& progress);
     bool log_up_to_date(Index last_index, Term last_term) const;
 
     // replication
@@ -187,6 +215,7 @@ private:
     // configuration
     void note_configuration_entry(const Entry& entry);
     void forget_configurations_after(Index index);
+    void forget_configurations_before(Index index);
     void apply_configuration_from_log();
     void commit_configurations(Index commit_index);
     void check_availability();
@@ -212,6 +241,9 @@ private:
     Index applied_index_ = 0;  // handed out in Ready::committed
     Index durable_index_ = 0;
     Index global_index_ = 0;
+    std::optional<Snapshot> snapshot_;  // the latest, taken here or installed
+    std::optional<Snapshot> receiving_;  // chunks of a snapshot arriving from the leader
+    std::vector<uint8_t> received_bytes_;
 
     // timers (ticks)
     uint64_t ticks_ = 0;

@@ -90,7 +90,8 @@ const char* message_name(const Message& message) {
     static const char* const kNames[] = {"AppendRequest", "AppendResponse", "PollRequest",
                                          "PollResponse",  "VoteRequest",    "VoteResponse",
                                          "TimeoutNow",    "ConfigureRequest",
-                                         "ConfigureResponse"};
+                                         "ConfigureResponse", "InstallSnapshotRequest",
+                                         "InstallSnapshotResponse"};
     return kNames[message.index()];
 }
 

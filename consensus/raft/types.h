@@ -133,9 +133,29 @@ struct ConfigureResponse {
     Term term = 0;
 };
 
+// A snapshot, sent in chunks to a follower whose next entry the leader no longer has.
+struct InstallSnapshotRequest {
+    Term term = 0;
+    NodeId leader = 0;
+    Index snapshot_index = 0;
+    Term snapshot_term = 0;
+    Configuration configuration;  // in force at snapshot_index
+    uint64_t offset = 0;          // of this chunk in the snapshot
+    uint64_t total_bytes = 0;
+    std::vector<uint8_t> data;
+    bool done = false;  // the last chunk
+};
+
+struct InstallSnapshotResponse {
+    Term term = 0;
+    Index snapshot_index = 0;
+    uint64_t next_offset = 0;  // what the follower wants next; total_bytes once installed
+    bool installed = false;
+};
+
 using Message = std::variant<AppendRequest, AppendResponse, PollRequest, PollResponse,
                              VoteRequest, VoteResponse, TimeoutNow, ConfigureRequest,
-                             ConfigureResponse>;
+                             ConfigureResponse, InstallSnapshotRequest, InstallSnapshotResponse>;
 
 const char* message_name(const Message& message);
 Term message_term(const Message& message);

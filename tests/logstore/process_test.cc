@@ -259,6 +259,8 @@ TEST_F(LogstoreProcessTest, AfterAFailedFdatasyncNothingMoreIsAcknowledged) {
         std::vector<Entry> next = {random_entry(random, acknowledged + 2 + k, 1)};
         EXPECT_FALSE(client().call(make_append(id, next), id).is_ok());
     }
+    // Killing strace would leave the traced logstore running: kill it first, by its pid.
+    for (pid_t child : process_->children()) ::kill(child, SIGKILL);
     stop_hard();
     start();
     std::optional<Reply> holder;

@@ -96,6 +96,18 @@ std::string Subprocess::output() const {
     return text.str();
 }
 
+std::vector<pid_t> Subprocess::children() const {
+    std::vector<pid_t> pids;
+    if (pid_ < 0) return pids;
+    std::error_code ignored;
+    std::string tasks = "/proc/" + std::to_string(pid_) + "/task";
+    for (const auto& task : std::filesystem::directory_iterator(tasks, ignored)) {
+        std::ifstream in(task.path() / "children");
+        for (pid_t child = 0; in >> child;) pids.push_back(child);
+    }
+    return pids;
+}
+
 TempDir::TempDir() {
     char pattern[] = "/tmp/copycat-test-XXXXXX";
     char* made = ::mkdtemp(pattern);

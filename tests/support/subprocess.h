@@ -33,6 +33,8 @@ public:
     // SIGKILL and reap.
     void kill_now();
     std::string output() const;
+    // The direct children of the process (from /proc), e.g. the program strace runs.
+    std::vector<pid_t> children() const;
 
 private:
     Subprocess(pid_t pid, std::string output_path);
