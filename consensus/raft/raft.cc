@@ -12,10 +12,15 @@ struct Raft::Progress {
     NodeId id = 0;
     Index next_index = 1;
     Index match_index = 0;
-    uint32_t inflight = 0;  // AppendRequests sent and not answered
+    uint32_t inflight = 0;         // AppendRequests sent and not answered
+    Index match_at_heartbeat = 0;  // match_index at the previous heartbeat
     uint64_t last_response_tick = 0;
     uint64_t acked_round = 0;
     uint64_t snapshot_offset = 0;  // next chunk to send while installing a snapshot
+    // A chunk is out and unanswered. Not counted in inflight, which late answers to earlier
+    // AppendRequests decrement: that sent a second chunk while one was out
+    // (RaftSnapshot.LeaderContinuesWithAppendsAfterTheSnapshotAndTheFollowerCommitsTheRest).
+    bool chunk_in_flight = false;
 };
 
 struct Raft::PendingRead {
@@ -77,6 +82,8 @@ Raft::Raft(const Options& options, Random& random, RestoredState restored)
     durable_index_ = log_.last_index();
     reset_election_timer();
 }
+
+Raft::~Raft() = default;
 
 MemberType Raft::member_type() const {
     const Member* self = configuration_.find(options_.id);
@@ -236,6 +243,7 @@ void Raft::become_leader() {
     for (const Member& member : configuration_.members) add_progress(member.id);
     lease_round_start_tick_ = 0;
     lease_valid_ = false;
+    lease_forfeited_ = false;
     round_ = 0;
     round_start_tick_.clear();
     Entry initialize{hard_state_.term, log_.last_index() + 1, EntryType::initialize, now_ms_, 0,
@@ -262,6 +270,21 @@ void Raft::add_progress(NodeId id) {
 void Raft::tick_leader() {
     if (ticks_ - last_heartbeat_ >= options_.heartbeat_interval_ticks) {
         last_heartbeat_ = ticks_;
+        // Only answers free the window, so lost requests (heartbeats too) would shut it for
+        // good: a window still full after a whole interval without progress is presumed
+        // lost, and the next request probes from next_index (RaftReplication.
+        // LeaderRetriesUntilAFollowerThatLostHeartbeatsStoresEveryEntry).
+        for (auto& p : progress_) {
+            bool stalled = p->match_index == p->match_at_heartbeat;
+            if (stalled && p->inflight >= options_.max_inflight_appends) p->inflight = 0;
+            // A snapshot goes one chunk at a time, so a lost chunk would stop it for good: one
+            // unanswered for a whole interval is presumed lost and sent again
+            // (RaftSnapshot.LeaderSendsALostChunkAgain).
+            if (ticks_ - p->last_response_tick >= options_.heartbeat_interval_ticks) {
+                p->chunk_in_flight = false;
+            }
+            p->match_at_heartbeat = p->match_index;
+        }
         start_round();
         broadcast();
     }
@@ -459,7 +482,7 @@ void Raft::broadcast() {
 }
 
 // Sends what `to` needs: entries within the pipelining window, else (with heartbeat) an
-// empty AppendRequest from its match index that still carries the round and commit index.
+// empty AppendRequest from its next index that still carries the round and commit index.
 void Raft::replicate(NodeId to, bool heartbeat) {
     Progress& p = *progress_index_.at(to);
     const Member* member = configuration_.find(to);
@@ -483,8 +506,13 @@ void Raft::replicate(NodeId to, bool heartbeat) {
         p.inflight++;
         send(to, std::move(request), false);
     } else if (heartbeat) {
+        // From next_index, not match_index: a probe from the match index always succeeds, so
+        // a follower whose next_index ran ahead of its log (a member just added, lost
+        // requests) would never be backed off to and never get its missing entries
+        // (RaftMembership.AddedVoterIsBroughtUpToDateAndItsAdditionCommits).
         p.inflight++;
-        Index prev = std::max(std::min(p.match_index, log_.last_index()), log_.first_index() - 1);
+        Index prev =
+            std::max(std::min(p.next_index - 1, log_.last_index()), log_.first_index() - 1);
         send(to, make_append(prev), false);
     }
 }
@@ -518,6 +546,7 @@ void Raft::handle(NodeId from, const AppendResponse& response) {
     }
     if (role_ != Role::leader) return;
     if (transfer_target_ == from && p.match_index == log_.last_index()) {
+        lease_forfeited_ = true;
         send(from, TimeoutNow{hard_state_.term}, false);
     }
     replicate(from, false);
@@ -624,7 +653,13 @@ void Raft::lease_read(uint64_t read_id) {
 // Followers that heard from this leader will not vote for anyone else for an election
 // timeout after (heard_from_leader_recently); the lease is a fraction of that, counted from
 // the start of the last round a majority confirmed.
+//
+// A transfer election ignores stickiness, so once a TimeoutNow is out a new leader can be
+// elected and commit while the lease still runs, however late its vote requests arrive: the
+// lease is given up for the rest of the term
+// (RaftLease.LeaseReadIsNotServedOnceALeadershipTransferStarted).
 bool Raft::lease_holds() const {
+    if (lease_forfeited_) return false;
     if (configuration_.quorum() <= 1) return true;
     if (!lease_valid_) return false;
     double lease_ticks = options_.election_timeout_ticks * options_.lease_fraction;
@@ -732,6 +767,7 @@ Status Raft::transfer_leadership(NodeId target) {
     transfer_deadline_ = ticks_ + options_.election_timeout_ticks;
     const Progress& p = *progress_index_.at(target);
     if (p.match_index == log_.last_index()) {
+        lease_forfeited_ = true;
         send(target, TimeoutNow{hard_state_.term}, false);
     } else {
         replicate(target, false);
@@ -824,7 +860,7 @@ void Raft::snapshot_taken(Snapshot snapshot) {
 // there is no snapshot to send (the follower then cannot be caught up: a bug upstream).
 bool Raft::send_snapshot_chunk(Progress& p) {
     if (!snapshot_ || snapshot_->data == nullptr) return false;
-    if (p.inflight >= 1) return true;  // one chunk at a time
+    if (p.chunk_in_flight) return true;  // one chunk at a time
     const std::vector<uint8_t>& data = *snapshot_->data;
     uint64_t offset = std::min<uint64_t>(p.snapshot_offset, data.size());
     uint64_t end = std::min<uint64_t>(data.size(), offset + options_.snapshot_chunk_bytes);
@@ -835,7 +871,7 @@ bool Raft::send_snapshot_chunk(Progress& p) {
                                    end == data.size()};
     request.data.assign(data.begin() + static_cast<long>(offset),
                         data.begin() + static_cast<long>(end));
-    p.inflight++;
+    p.chunk_in_flight = true;
     send(p.id, std::move(request), false);
     return true;
 }
@@ -876,10 +912,15 @@ void Raft::handle(NodeId from, const InstallSnapshotRequest& request) {
 }
 
 void Raft::install_snapshot(Snapshot snapshot) {
+    std::optional<Index> truncate_after;
     if (log_.term_at(snapshot.index) == snapshot.term) {
         log_.compact_to(snapshot.index, snapshot.term);  // what follows it is still valid
     } else {
         log_ = RaftLog(snapshot.index + 1, snapshot.term);
+        // The shell keeps what follows a stored snapshot (PersistOp): drop it there too, or a
+        // restart reads back entries that conflict with the snapshot
+        // (RaftSnapshot.FollowerDropsItsLogAfterTheSnapshotWhenTheTermAtItsIndexDiffers).
+        truncate_after = snapshot.index;
     }
     forget_configurations_before(snapshot.index + 1);
     forget_configurations_after(log_.last_index());
@@ -890,7 +931,7 @@ void Raft::install_snapshot(Snapshot snapshot) {
     snapshot_ = snapshot;
     ready_.install = snapshot;
     ready_.committed.clear();  // anything before the snapshot is superseded by it
-    persist(std::nullopt, std::nullopt, {});
+    persist(std::nullopt, truncate_after, {});
     ready_.persist.back().snapshot = std::move(snapshot);
     // The log after the snapshot (if kept) is already durable; nothing else to write.
 }
@@ -906,6 +947,7 @@ void Raft::handle(NodeId from, const InstallSnapshotResponse& response) {
     Progress& p = *found->second;
     p.last_response_tick = ticks_;
     p.inflight = 0;
+    p.chunk_in_flight = false;
     if (response.installed) {
         p.match_index = std::max(p.match_index, response.snapshot_index);
         p.next_index = std::max(p.next_index, p.match_index + 1);

@@ -120,6 +120,7 @@ struct NotLeader {
 class Raft {
 public:
     Raft(const Options& options, Random& random, RestoredState restored);
+    ~Raft();  // out of line: Progress and PendingRead are complete only in raft.cc
 
     void tick();
     void step(const Envelope& envelope);
@@ -268,6 +269,7 @@ private:
     std::map<uint64_t, uint64_t> round_start_tick_;
     uint64_t lease_round_start_tick_ = 0;
     bool lease_valid_ = false;
+    bool lease_forfeited_ = false;  // a TimeoutNow went out this term: no more lease reads
     std::deque<PendingRead> reads_for_commit_;  // before this leader's first commit
     std::deque<PendingRead> reads_waiting_;     // for the next round
     std::deque<PendingRead> reads_in_round_;    // sent with a round, waiting for a majority
