@@ -28,8 +28,7 @@ const Entry& RaftLog::at(Index index) const {
 std::vector<Entry> RaftLog::slice(Index from, Index to, size_t max_bytes) const {
     std::vector<Entry> out;
     size_t bytes = 0;
-    for (Index index = std::max(from, first_index_); index <= std::min(to, last_index());
-         ++index) {
+    for (Index index = std::max(from, first_index_); index <= std::min(to, last_index()); ++index) {
         const Entry& entry = at(index);
         if (!out.empty() && bytes + entry.payload.size() > max_bytes) break;
         bytes += entry.payload.size();
@@ -56,8 +55,8 @@ void RaftLog::compact_to(Index index, Term term) {
     if (index > last_index()) {
         entries_.clear();
     } else {
-        entries_.erase(entries_.begin(), entries_.begin() + static_cast<long>(index + 1 -
-                                                                              first_index_));
+        entries_.erase(entries_.begin(),
+                       entries_.begin() + static_cast<long>(index + 1 - first_index_));
     }
     first_index_ = index + 1;
     term_before_first_ = term;

@@ -42,8 +42,9 @@ Status validate(const Options& options) {
     if (options.id == 0) return invalid_argument("node id 0 is reserved for \"none\"");
     if (options.heartbeat_interval_ticks == 0 ||
         options.heartbeat_interval_ticks >= options.election_timeout_ticks) {
-        return invalid_argument("the heartbeat interval must be above 0 and below the "
-                                "election timeout");
+        return invalid_argument(
+            "the heartbeat interval must be above 0 and below the "
+            "election timeout");
     }
     if (options.max_inflight_appends == 0) return invalid_argument("max inflight appends is 0");
     if (options.lease_fraction <= 0 || options.lease_fraction >= 1) {
@@ -246,8 +247,8 @@ void Raft::become_leader() {
     lease_forfeited_ = false;
     round_ = 0;
     round_start_tick_.clear();
-    Entry initialize{hard_state_.term, log_.last_index() + 1, EntryType::initialize, now_ms_, 0,
-                     {}};
+    Entry initialize{
+        hard_state_.term, log_.last_index() + 1, EntryType::initialize, now_ms_, 0, {}};
     first_index_of_term_ = initialize.index;
     append_local({std::move(initialize)});
     last_heartbeat_ = ticks_;
@@ -338,8 +339,7 @@ void Raft::handle(NodeId from, const PollResponse& response) {
 }
 
 void Raft::handle(NodeId from, const VoteRequest& request) {
-    if (request.term < hard_state_.term ||
-        (!request.transfer && heard_from_leader_recently())) {
+    if (request.term < hard_state_.term || (!request.transfer && heard_from_leader_recently())) {
         send(from, VoteResponse{hard_state_.term, false}, false);
         return;
     }
@@ -489,8 +489,8 @@ void Raft::replicate(NodeId to, bool heartbeat) {
     if (member == nullptr) return;
     if (member->type == MemberType::reserve) {
         if (heartbeat) {
-            send(to, ConfigureRequest{hard_state_.term, options_.id, commit_index_,
-                                      configuration_}, false);
+            send(to, ConfigureRequest{hard_state_.term, options_.id, commit_index_, configuration_},
+                 false);
         }
         return;
     }
@@ -520,20 +520,28 @@ void Raft::replicate(NodeId to, bool heartbeat) {
 AppendRequest Raft::make_append(Index prev_index) const {
     std::optional<Term> prev_term = log_.term_at(prev_index);
     COPYCAT_ASSERT(prev_term.has_value(), "replicating from before the log (needs a snapshot)");
-    return AppendRequest{hard_state_.term, options_.id, prev_index, *prev_term,
-                         commit_index_,   global_index_, round_,     {}};
+    return AppendRequest{hard_state_.term, options_.id,   prev_index, *prev_term,
+                         commit_index_,    global_index_, round_,     {}};
+}
+
+// The leader's record of `from` for a response of `term`, with the time it answered
+// noted; null when the response is not for this leader. A higher term ends leadership.
+Raft::Progress* Raft::answering_progress(NodeId from, Term term) {
+    if (term > hard_state_.term) {
+        become_follower(term, 0);
+        return nullptr;
+    }
+    if (role_ != Role::leader || term != hard_state_.term) return nullptr;
+    auto found = progress_index_.find(from);
+    if (found == progress_index_.end()) return nullptr;
+    found->second->last_response_tick = ticks_;
+    return found->second;
 }
 
 void Raft::handle(NodeId from, const AppendResponse& response) {
-    if (response.term > hard_state_.term) {
-        become_follower(response.term, 0);
-        return;
-    }
-    if (role_ != Role::leader || response.term != hard_state_.term) return;
-    auto found = progress_index_.find(from);
-    if (found == progress_index_.end()) return;
-    Progress& p = *found->second;
-    p.last_response_tick = ticks_;
+    Progress* answering = answering_progress(from, response.term);
+    if (answering == nullptr) return;
+    Progress& p = *answering;
     p.inflight = p.inflight > 0 ? p.inflight - 1 : 0;
     confirm_round(p, response.round);
     if (response.success) {
@@ -553,14 +561,7 @@ void Raft::handle(NodeId from, const AppendResponse& response) {
 }
 
 void Raft::handle(NodeId from, const ConfigureResponse& response) {
-    if (response.term > hard_state_.term) {
-        become_follower(response.term, 0);
-        return;
-    }
-    auto found = progress_index_.find(from);
-    if (role_ == Role::leader && found != progress_index_.end()) {
-        found->second->last_response_tick = ticks_;
-    }
+    answering_progress(from, response.term);  // a sign of life, for availability
 }
 
 void Raft::advance_commit() {
@@ -696,8 +697,8 @@ void Raft::confirm_round(Progress& progress, uint64_t round) {
         lease_valid_ = true;
     }
     while (!reads_in_round_.empty() && reads_in_round_.front().round <= confirmed) {
-        ready_.reads.push_back({reads_in_round_.front().id, ReadStatus::ready,
-                                reads_in_round_.front().index});
+        ready_.reads.push_back(
+            {reads_in_round_.front().id, ReadStatus::ready, reads_in_round_.front().index});
         reads_in_round_.pop_front();
     }
     round_start_tick_.erase(round_start_tick_.begin(), round_start_tick_.lower_bound(confirmed));
@@ -722,8 +723,8 @@ Result<Index> Raft::propose(std::vector<uint8_t> payload, uint8_t compaction_mod
                       "not the leader (leader hint " + std::to_string(leader_) + ")");
     }
     if (transfer_target_) return Status(StatusCode::unavailable, "leadership transfer under way");
-    Entry entry{hard_state_.term, log_.last_index() + 1, EntryType::command, now_ms_,
-                compaction_mode, std::move(payload)};
+    Entry entry{hard_state_.term, log_.last_index() + 1, EntryType::command,
+                now_ms_,          compaction_mode,       std::move(payload)};
     Index index = entry.index;
     append_local({std::move(entry)});
     return index;
@@ -751,8 +752,8 @@ Result<Index> Raft::propose_configuration(std::vector<Member> members,
                                 std::to_string(changed_voters));
     }
     if (next.voters().empty()) return invalid_argument("a configuration needs a voter");
-    Entry entry{hard_state_.term, next.index, EntryType::configuration, now_ms_, 0,
-                encode_configuration(next)};
+    Entry entry{hard_state_.term, next.index, EntryType::configuration,
+                now_ms_,          0,          encode_configuration(next)};
     append_local({std::move(entry)});
     return next.index;
 }
@@ -826,8 +827,8 @@ void Raft::commit_configurations(Index commit_index) {
 // (copycat.md 4.11); one change at a time, never while another is in flight.
 void Raft::check_availability() {
     if (commit_index_ < first_index_of_term_ || configuration_.index > commit_index_) return;
-    uint64_t limit = uint64_t{options_.heartbeat_interval_ticks} *
-                     options_.unavailable_after_heartbeats;
+    uint64_t limit =
+        uint64_t{options_.heartbeat_interval_ticks} * options_.unavailable_after_heartbeats;
     for (const auto& progress : progress_) {
         const Member* member = configuration_.find(progress->id);
         bool silent = ticks_ - progress->last_response_tick > limit;
@@ -864,11 +865,10 @@ bool Raft::send_snapshot_chunk(Progress& p) {
     const std::vector<uint8_t>& data = *snapshot_->data;
     uint64_t offset = std::min<uint64_t>(p.snapshot_offset, data.size());
     uint64_t end = std::min<uint64_t>(data.size(), offset + options_.snapshot_chunk_bytes);
-    InstallSnapshotRequest request{hard_state_.term,      options_.id,
-                                   snapshot_->index,      snapshot_->term,
-                                   snapshot_->configuration, offset,
-                                   data.size(),           {},
-                                   end == data.size()};
+    InstallSnapshotRequest request{
+        hard_state_.term,         options_.id, snapshot_->index, snapshot_->term,
+        snapshot_->configuration, offset,      data.size(),      {},
+        end == data.size()};
     request.data.assign(data.begin() + static_cast<long>(offset),
                         data.begin() + static_cast<long>(end));
     p.chunk_in_flight = true;
@@ -884,13 +884,15 @@ void Raft::handle(NodeId from, const InstallSnapshotRequest& request) {
     }
     accept_leader(request.term, request.leader);
     if (request.snapshot_index <= commit_index_) {  // already have everything it holds
-        send(from, InstallSnapshotResponse{hard_state_.term, request.snapshot_index,
-                                           request.total_bytes, true}, false);
+        send(from,
+             InstallSnapshotResponse{hard_state_.term, request.snapshot_index, request.total_bytes,
+                                     true},
+             false);
         return;
     }
     if (request.offset == 0 || !receiving_ || receiving_->index != request.snapshot_index) {
-        receiving_ = Snapshot{request.snapshot_index, request.snapshot_term,
-                              request.configuration, nullptr};
+        receiving_ =
+            Snapshot{request.snapshot_index, request.snapshot_term, request.configuration, nullptr};
         received_bytes_.clear();
     }
     if (request.offset == received_bytes_.size()) {
@@ -898,8 +900,10 @@ void Raft::handle(NodeId from, const InstallSnapshotRequest& request) {
     }
     bool complete = request.done && received_bytes_.size() == request.total_bytes;
     if (!complete) {
-        send(from, InstallSnapshotResponse{hard_state_.term, request.snapshot_index,
-                                           received_bytes_.size(), false}, false);
+        send(from,
+             InstallSnapshotResponse{hard_state_.term, request.snapshot_index,
+                                     received_bytes_.size(), false},
+             false);
         return;
     }
     receiving_->data = std::make_shared<const std::vector<uint8_t>>(std::move(received_bytes_));
@@ -907,8 +911,10 @@ void Raft::handle(NodeId from, const InstallSnapshotRequest& request) {
     Snapshot snapshot = std::move(*receiving_);
     receiving_.reset();
     install_snapshot(std::move(snapshot));
-    send(from, InstallSnapshotResponse{hard_state_.term, request.snapshot_index,
-                                       request.total_bytes, true}, true);
+    send(from,
+         InstallSnapshotResponse{hard_state_.term, request.snapshot_index, request.total_bytes,
+                                 true},
+         true);
 }
 
 void Raft::install_snapshot(Snapshot snapshot) {
@@ -937,15 +943,9 @@ void Raft::install_snapshot(Snapshot snapshot) {
 }
 
 void Raft::handle(NodeId from, const InstallSnapshotResponse& response) {
-    if (response.term > hard_state_.term) {
-        become_follower(response.term, 0);
-        return;
-    }
-    if (role_ != Role::leader || response.term != hard_state_.term) return;
-    auto found = progress_index_.find(from);
-    if (found == progress_index_.end()) return;
-    Progress& p = *found->second;
-    p.last_response_tick = ticks_;
+    Progress* answering = answering_progress(from, response.term);
+    if (answering == nullptr) return;
+    Progress& p = *answering;
     p.inflight = 0;
     p.chunk_in_flight = false;
     if (response.installed) {

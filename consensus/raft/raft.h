@@ -44,10 +44,10 @@ public:
 struct Options {
     NodeId id = 0;
     uint64_t tick_ms = 10;
-    uint32_t election_timeout_ticks = 75;   // T: followers time out in [T, 2T)
+    uint32_t election_timeout_ticks = 75;  // T: followers time out in [T, 2T)
     uint32_t heartbeat_interval_ticks = 25;
-    size_t max_append_bytes = 32 * 1024;    // payload bytes per AppendRequest
-    uint32_t max_inflight_appends = 2;      // pipelined AppendRequests per follower
+    size_t max_append_bytes = 32 * 1024;  // payload bytes per AppendRequest
+    uint32_t max_inflight_appends = 2;    // pipelined AppendRequests per follower
     uint32_t unavailable_after_heartbeats = 3;
     bool pre_vote = true;
     // Lease reads are served for this fraction of the election timeout after a heartbeat
@@ -73,10 +73,10 @@ Status validate(const Options& options);
 struct RestoredState {
     HardState hard_state;
     std::optional<Snapshot> snapshot;  // the latest stored snapshot: the log follows it
-    Configuration configuration;  // the latest configuration it stored (may be empty)
-    std::vector<Entry> entries;   // the whole log, in order (holes allowed)
-    Index first_index = 1;        // where the log starts (after a snapshot)
-    Term term_before_first = 0;   // term of the entry before first_index, if known
+    Configuration configuration;       // the latest configuration it stored (may be empty)
+    std::vector<Entry> entries;        // the whole log, in order (holes allowed)
+    Index first_index = 1;             // where the log starts (after a snapshot)
+    Term term_before_first = 0;        // term of the entry before first_index, if known
 };
 
 // One durable write the shell must make: set the hard state, store the snapshot and drop
@@ -195,6 +195,7 @@ private:
     void install_snapshot(Snapshot snapshot);
     bool send_snapshot_chunk(Progress& progress);
     bool log_up_to_date(Index last_index, Term last_term) const;
+    Progress* answering_progress(NodeId from, Term term);
 
     // replication
     void replicate(NodeId to, bool heartbeat);
@@ -242,7 +243,7 @@ private:
     Index applied_index_ = 0;  // handed out in Ready::committed
     Index durable_index_ = 0;
     Index global_index_ = 0;
-    std::optional<Snapshot> snapshot_;  // the latest, taken here or installed
+    std::optional<Snapshot> snapshot_;   // the latest, taken here or installed
     std::optional<Snapshot> receiving_;  // chunks of a snapshot arriving from the leader
     std::vector<uint8_t> received_bytes_;
 

@@ -87,10 +87,16 @@ Result<Configuration> decode_configuration(std::span<const uint8_t> bytes) {
 }
 
 const char* message_name(const Message& message) {
-    static const char* const kNames[] = {"AppendRequest", "AppendResponse", "PollRequest",
-                                         "PollResponse",  "VoteRequest",    "VoteResponse",
-                                         "TimeoutNow",    "ConfigureRequest",
-                                         "ConfigureResponse", "InstallSnapshotRequest",
+    static const char* const kNames[] = {"AppendRequest",
+                                         "AppendResponse",
+                                         "PollRequest",
+                                         "PollResponse",
+                                         "VoteRequest",
+                                         "VoteResponse",
+                                         "TimeoutNow",
+                                         "ConfigureRequest",
+                                         "ConfigureResponse",
+                                         "InstallSnapshotRequest",
                                          "InstallSnapshotResponse"};
     return kNames[message.index()];
 }

@@ -153,9 +153,9 @@ struct InstallSnapshotResponse {
     bool installed = false;
 };
 
-using Message = std::variant<AppendRequest, AppendResponse, PollRequest, PollResponse,
-                             VoteRequest, VoteResponse, TimeoutNow, ConfigureRequest,
-                             ConfigureResponse, InstallSnapshotRequest, InstallSnapshotResponse>;
+using Message = std::variant<AppendRequest, AppendResponse, PollRequest, PollResponse, VoteRequest,
+                             VoteResponse, TimeoutNow, ConfigureRequest, ConfigureResponse,
+                             InstallSnapshotRequest, InstallSnapshotResponse>;
 
 const char* message_name(const Message& message);
 Term message_term(const Message& message);
