@@ -153,8 +153,10 @@ void Raft::reset_election_timer() {
     election_deadline_ = ticks_ + timeout + random_.uniform(timeout);
 }
 
+// Also true in the quiet period after a start (Options::quiet_ticks_after_start).
 bool Raft::heard_from_leader_recently() const {
     if (role_ == Role::leader) return true;
+    if (ticks_ < options_.quiet_ticks_after_start) return true;
     return leader_ != 0 && ticks_ - last_leader_contact_ < options_.election_timeout_ticks;
 }
 
@@ -430,6 +432,9 @@ bool Raft::append_from_leader(const std::vector<Entry>& entries) {
     std::optional<Index> truncate_after;
     for (; first_new < entries.size(); ++first_new) {
         const Entry& entry = entries[first_new];
+        // Entries a snapshot already covers are committed: nothing to compare or keep
+        // (a delayed request after compaction; FINDINGS.md, seed 2834).
+        if (entry.index < log_.first_index()) continue;
         std::optional<Term> existing = log_.term_at(entry.index);
         if (!existing || entry.index > log_.last_index()) break;
         if (*existing == entry.term) continue;

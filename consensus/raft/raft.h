@@ -50,6 +50,10 @@ struct Options {
     uint32_t max_inflight_appends = 2;    // pipelined AppendRequests per follower
     uint32_t unavailable_after_heartbeats = 3;
     bool pre_vote = true;
+    // After a start, refuse polls and votes (except for a leadership transfer) for this many
+    // ticks, as if a leader had just been heard: a restarted server has forgotten when it last
+    // heard one, and voting at once could elect a leader inside the old one's lease.
+    uint32_t quiet_ticks_after_start = 75;
     // Lease reads are served for this fraction of the election timeout after a heartbeat
     // round started; the rest is the margin for clock drift between servers.
     double lease_fraction = 0.8;

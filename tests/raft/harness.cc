@@ -16,6 +16,7 @@ uint64_t SeededRandom::next() {
 Options test_options(NodeId id) {
     Options options;
     options.id = id;
+    options.quiet_ticks_after_start = 0;  // most tests vote right away; QuietPeriod tests not
     return options;
 }
 

@@ -41,6 +41,30 @@ TEST(RaftRestart, ServerNeverVotesTwiceInATermAcrossARestart) {
     EXPECT_TRUE(to_2[0].granted) << "the same candidate again is fine";
 }
 
+// A restarted voter has forgotten when it last heard the leader: it waits out the quiet
+// period before it votes, so no new leader is elected inside the old leader's lease.
+TEST(RaftRestart, QuietPeriodAfterAStartRefusesVotesButNotTransfers) {
+    Options options = test_options(1);
+    options.quiet_ticks_after_start = T;
+    Driver voter(options, restored_state(3));
+    voter.deliver(2, vote_request(1, 2));
+    voter.deliver(3, PollRequest{1, 3, 0, 0});
+    voter.ack();
+    EXPECT_FALSE(voter.take<VoteResponse>(2).at(0).granted);
+    EXPECT_FALSE(voter.take<PollResponse>(3).at(0).accepted);
+    EXPECT_EQ(voter->term(), 0u) << "a refused vote does not raise the term";
+
+    voter.deliver(3, vote_request(1, 3, 0, 0, /*transfer=*/true));
+    voter.ack();
+    EXPECT_TRUE(voter.take<VoteResponse>(3).at(0).granted) << "a transfer is not disruptive";
+
+    Driver later(options, restored_state(3));
+    later.tick(T);
+    later.deliver(2, vote_request(1, 2));
+    later.ack();
+    EXPECT_TRUE(later.take<VoteResponse>(2).at(0).granted);
+}
+
 TEST(RaftRestart, RestartedFollowerRejoinsAndCatchesUp) {
     Cluster cluster(3);
     cluster.elect(1);

@@ -1,0 +1,692 @@
+#include "tests/sim/cluster.h"
+
+#include <algorithm>
+#include <limits>
+#include <memory>
+#include <utility>
+
+#include "common/assert.h"
+#include "tests/sim/client.h"
+#include "tests/sim/disk.h"
+#include "tests/sim/faults.h"
+#include "tests/sim/history.h"
+#include "tests/sim/linearizability.h"
+#include "tests/sim/network.h"
+#include "tests/sim/node.h"
+#include "tests/sim/trace.h"
+
+namespace copycat::sim {
+namespace {
+
+constexpr uint64_t never = std::numeric_limits<uint64_t>::max();
+constexpr int read_back_process_base = 1'000'000'000;
+
+std::string str(uint64_t value) { return std::to_string(value); }
+
+// What the trace last said about a node, to trace changes only.
+struct NodeSeen {
+    bool up = false;
+    raft::Role role = raft::Role::follower;
+    raft::Term term = 0;
+    raft::Index commit_index = 0;
+};
+
+class Cluster;
+const Cluster* running = nullptr;  // for current_run_trace()
+
+class Cluster {
+public:
+    explicit Cluster(const RunOptions& options);
+    ~Cluster() { running = nullptr; }
+    Cluster(const Cluster&) = delete;
+    Cluster& operator=(const Cluster&) = delete;
+    RunReport run();
+    std::string trace_text() const { return trace_.text(); }
+
+private:
+    enum class Source { none, fault, disk, network, client, tick };
+    struct Next {
+        uint64_t time_us = never;
+        Source source = Source::none;
+        size_t node = 0;
+    };
+
+    // the loop
+    bool step();
+    Next next_event() const;
+    void deliver();
+    void sync_disk(size_t index);
+    void tick(size_t index);
+    void client_event();
+    // faults
+    void fault();
+    void scheduled_fault();
+    void crash(size_t index, const char* why);
+    void arm_crash_point(size_t index, const char* name);
+    void run_crash_points();
+    void restart(size_t index);
+    void partition(FaultKind kind);
+    void heal(const char* why);
+    void clog();
+    // the nodes' effects, and the invariants
+    void route(size_t index);
+    void send(size_t index, const raft::Envelope& envelope);
+    void check();
+    void check_node(size_t index);
+    void check_leader_commit(size_t index);
+    void check_commit_safety(size_t index);
+    void observe_reads(size_t index, const Effects& effects);
+    void trace_violations();
+    // the end of a run
+    void settle();
+    bool converged() const;
+    void compare_states();
+    void read_back(const Node& leader);
+    void check_history();
+    RunReport report();
+
+    const Node* leader() const;
+    std::vector<raft::NodeId> shuffled_ids();
+    void count(const std::string& kind, uint64_t amount = 1) { faults_[kind] += amount; }
+
+    RunOptions options_;
+    FaultPlan plan_;
+    Rng fault_rng_;
+    Rng crash_point_rng_;
+    History history_;
+    Network network_;
+    std::vector<std::unique_ptr<Disk>> disks_;
+    std::vector<std::unique_ptr<Node>> nodes_;
+    std::vector<raft::NodeId> ids_;
+    Clients clients_;
+    Invariants invariants_;
+    Trace trace_;
+    uint64_t now_us_ = 0;
+    uint64_t steps_ = 0;
+    bool faulty_ = true;
+    uint64_t next_fault_us_ = never;
+    uint64_t heal_at_us_ = never;
+    std::vector<uint64_t> restart_at_us_;
+    std::vector<const char*> crash_point_;  // armed for the end of this step, by node
+    std::vector<NodeSeen> seen_;
+    std::map<std::string, uint64_t> faults_;
+    std::map<std::pair<raft::NodeId, uint64_t>, raft::Index> read_started_;  // committed then
+    size_t violations_traced_ = 0;
+    bool linearizability_unknown_ = false;
+    std::string unknown_explanation_;
+};
+
+std::vector<raft::NodeId> node_ids(int nodes) {
+    std::vector<raft::NodeId> ids;
+    for (int id = 1; id <= nodes; ++id) ids.push_back(static_cast<raft::NodeId>(id));
+    return ids;
+}
+
+Cluster::Cluster(const RunOptions& options)
+    : options_(options),
+      plan_(draw_fault_plan(options.seed, options.nodes)),
+      fault_rng_(options.seed, "fault schedule"),
+      crash_point_rng_(options.seed, "crash points"),
+      network_(Rng(options.seed, "network")),
+      ids_(node_ids(plan_.nodes)),
+      clients_(plan_.clients, ids_, Rng(options.seed, "clients"), history_),
+      trace_(options.trace_lines, options.verbose) {
+    raft::Configuration bootstrap;
+    for (const raft::NodeId id : ids_) bootstrap.members.push_back({id});
+    network_.set_faults(plan_.network);
+    for (const raft::NodeId id : ids_) {
+        disks_.push_back(
+            std::make_unique<Disk>(bootstrap, Rng(options.seed, "disk", id), plan_.disk));
+        nodes_.push_back(std::make_unique<Node>(
+            id, plan_.raft, plan_.clocks[id - 1], *disks_.back(),
+            stream_seed(options.seed, "node", id), plan_.snapshot_every_entries));
+    }
+    restart_at_us_.assign(ids_.size(), never);
+    crash_point_.assign(ids_.size(), nullptr);
+    seen_.resize(ids_.size());
+    running = this;
+}
+
+RunReport Cluster::run() {
+    trace_.add(0, "seed " + str(options_.seed) + " " + describe(plan_));
+    for (size_t index = 0; index < nodes_.size(); ++index) restart(index);
+    clients_.start(0);
+    next_fault_us_ = fault_rng_.between(plan_.fault_gap_min_us, plan_.fault_gap_max_us);
+    while (steps_ < options_.steps && invariants_.ok() && step()) {
+    }
+    if (invariants_.ok()) settle();
+    // A cluster that did not converge still has a history to check: a plant that breaks
+    // safety may also stall the cluster.
+    const bool only_liveness = invariants_.violations().size() == 1 &&
+                               invariants_.violations().front().invariant == "liveness";
+    if (invariants_.ok()) compare_states();
+    if (invariants_.ok() || only_liveness) check_history();
+    trace_violations();
+    trace_.flush_echo();
+    return report();
+}
+
+// --- the loop -------------------------------------------------------------------------------
+
+Cluster::Next Cluster::next_event() const {
+    Next next;
+    auto consider = [&](std::optional<uint64_t> time_us, Source source, size_t node) {
+        if (time_us && *time_us < next.time_us) next = {*time_us, source, node};
+    };
+    uint64_t fault_us = faulty_ ? std::min(next_fault_us_, heal_at_us_) : never;
+    for (const uint64_t restart_us : restart_at_us_) fault_us = std::min(fault_us, restart_us);
+    if (fault_us != never) consider(fault_us, Source::fault, 0);
+    for (size_t index = 0; index < nodes_.size(); ++index) {
+        if (nodes_[index]->up()) consider(disks_[index]->next_sync_us(), Source::disk, index);
+    }
+    consider(network_.next_delivery_us(), Source::network, 0);
+    consider(clients_.next_event_us(), Source::client, 0);
+    for (size_t index = 0; index < nodes_.size(); ++index) {
+        if (nodes_[index]->up()) consider(nodes_[index]->next_tick_us(), Source::tick, index);
+    }
+    return next;
+}
+
+bool Cluster::step() {
+    const Next next = next_event();
+    if (next.source == Source::none) return false;
+    now_us_ = std::max(now_us_, next.time_us);
+    switch (next.source) {
+        case Source::fault: fault(); break;
+        case Source::disk: sync_disk(next.node); break;
+        case Source::network: deliver(); break;
+        case Source::client: client_event(); break;
+        case Source::tick: tick(next.node); break;
+        case Source::none: break;
+    }
+    ++steps_;
+    check();
+    run_crash_points();
+    trace_violations();
+    return true;
+}
+
+void Cluster::deliver() {
+    Network::Arrival arrival = network_.pop();
+    const raft::Envelope& envelope = arrival.envelope;
+    const size_t index = envelope.to - 1;
+    std::string& line = trace_.line(now_us_);
+    line += "n" + str(envelope.from) + "->n" + str(envelope.to) + " ";
+    if (arrival.cut || !nodes_[index]->up()) {
+        line += arrival.cut ? "cut: " : "to a down node: ";
+        line += describe_message(envelope.message);
+        return;
+    }
+    line += describe_message(envelope.message);
+    nodes_[index]->receive(envelope, now_us_);
+    route(index);
+}
+
+void Cluster::sync_disk(size_t index) {
+    Disk& disk = *disks_[index];
+    const uint64_t seq = disk.sync_due(now_us_);
+    invariants_.observe_durable_term(ids_[index], disk.hard_state().term);
+    if (seq == 0) return;
+    trace_.add(now_us_, "n" + str(ids_[index]) + " synced to seq " + str(seq) + ": term " +
+                            str(disk.hard_state().term) + " vote " + str(disk.hard_state().vote) +
+                            " last index " + str(disk.last_index()));
+    nodes_[index]->persisted(seq, now_us_);
+    route(index);
+}
+
+void Cluster::tick(size_t index) {
+    nodes_[index]->tick(now_us_);
+    route(index);
+}
+
+void Cluster::client_event() {
+    const std::optional<ClientRequest> request = clients_.step(now_us_);
+    for (const std::string& note : clients_.take_notes()) trace_.add(now_us_, note);
+    if (!request) return;
+    const size_t index = request->node - 1;
+    trace_.add(now_us_, "client p" + str(static_cast<uint64_t>(request->process)) + " seq " +
+                            str(request->sequence) + " -> n" + str(request->node) +
+                            (nodes_[index]->up() ? "" : " (down)"));
+    nodes_[index]->request(*request, now_us_);
+    if (nodes_[index]->up()) route(index);
+}
+
+// --- faults ---------------------------------------------------------------------------------
+
+void Cluster::fault() {
+    for (size_t index = 0; index < nodes_.size(); ++index) {
+        if (restart_at_us_[index] <= now_us_) {
+            restart(index);
+            count("restart");
+            return;
+        }
+    }
+    if (heal_at_us_ <= now_us_) {
+        heal("the partition's time is up");
+        return;
+    }
+    scheduled_fault();
+    next_fault_us_ = now_us_ + fault_rng_.between(plan_.fault_gap_min_us, plan_.fault_gap_max_us);
+}
+
+void Cluster::scheduled_fault() {
+    const FaultKind kind = draw_fault_kind(plan_, fault_rng_);
+    switch (kind) {
+        case FaultKind::crash: {
+            const size_t index = fault_rng_.uniform(nodes_.size());
+            if (nodes_[index]->up()) crash(index, "crash");
+            break;
+        }
+        case FaultKind::crash_leader:
+            if (const Node* node = leader()) crash(node->id() - 1, "crash_leader");
+            break;
+        case FaultKind::heal: heal("heal"); break;
+        case FaultKind::clog: clog(); break;
+        case FaultKind::network_knobs: {
+            network_.set_faults(draw_network_faults(fault_rng_));
+            const NetworkFaults& f = network_.faults();
+            trace_.add(now_us_, "fault: network loss " + std::to_string(f.loss) + " duplicate " +
+                                    std::to_string(f.duplicate) + " reorder " +
+                                    std::to_string(f.reorder));
+            count(fault_kind_name(kind));
+            break;
+        }
+        case FaultKind::restart: break;
+        default: partition(kind); break;
+    }
+}
+
+void Cluster::crash(size_t index, const char* why) {
+    Disk& disk = *disks_[index];
+    const bool torn = fault_rng_.chance(plan_.torn_tail_chance);
+    nodes_[index]->crash();
+    const Disk::CrashLoss loss = disk.crash(torn);
+    invariants_.observe_crash(ids_[index]);
+    invariants_.observe_durable_term(ids_[index], disk.hard_state().term);
+    restart_at_us_[index] = now_us_ + fault_rng_.between(plan_.down_min_us, plan_.down_max_us);
+    seen_[index].up = false;
+    count(why);
+    if (loss.surviving_parts > 0) count("torn_tail");
+    count("disk_lost_writes", loss.lost_writes);
+    trace_.add(now_us_, "fault: " + std::string(why) + " n" + str(ids_[index]) + ": " +
+                            str(loss.lost_writes) + " unsynced writes lost" +
+                            (loss.surviving_parts > 0
+                                 ? ", torn tail keeps " + str(loss.surviving_parts) + " parts"
+                                 : std::string()) +
+                            "; durable last index " + str(disk.last_index()) + "; down until " +
+                            format_time(restart_at_us_[index]));
+}
+
+void Cluster::arm_crash_point(size_t index, const char* name) {
+    if (faulty_ && plan_.crash_point_chance > 0 &&
+        crash_point_rng_.chance(plan_.crash_point_chance)) {
+        crash_point_[index] = name;
+    }
+}
+
+void Cluster::run_crash_points() {
+    for (size_t index = 0; index < nodes_.size(); ++index) {
+        const char* name = std::exchange(crash_point_[index], nullptr);
+        if (name == nullptr || !nodes_[index]->up()) continue;
+        crash(index, name);
+        restart_at_us_[index] =
+            now_us_ + crash_point_rng_.between(100, plan_.crash_point_down_max_us);
+    }
+}
+
+void Cluster::restart(size_t index) {
+    Disk& disk = *disks_[index];
+    restart_at_us_[index] = never;
+    nodes_[index]->start(now_us_);
+    invariants_.observe_start(ids_[index], disk.hard_state());
+    trace_.add(now_us_, "n" + str(ids_[index]) + " starts (incarnation " +
+                            str(nodes_[index]->incarnation()) + "): term " +
+                            str(disk.hard_state().term) + " vote " + str(disk.hard_state().vote) +
+                            " log " + str(disk.first_index()) + ".." + str(disk.last_index()));
+    seen_[index] = NodeSeen{true, nodes_[index]->raft().role(), nodes_[index]->raft().term(),
+                            nodes_[index]->raft().commit_index()};
+    route(index);
+}
+
+void Cluster::partition(FaultKind kind) {
+    network_.heal();
+    std::vector<raft::NodeId> ids = shuffled_ids();
+    if (kind == FaultKind::partition_split) {
+        ids.resize(fault_rng_.between(1, (ids_.size() - 1) / 2));
+        network_.split(ids, ids_);
+    } else if (kind == FaultKind::partition_isolate) {
+        network_.isolate(ids.front(), ids_);
+    } else if (kind == FaultKind::partition_isolate_leader) {
+        const Node* node = leader();
+        network_.isolate(node != nullptr ? node->id() : ids.front(), ids_);
+    } else if (kind == FaultKind::partition_one_way) {
+        ids.resize(fault_rng_.between(1, ids_.size() - 1));
+        network_.split_one_way(ids, ids_);
+    } else {  // bridge: each node reaches its ring neighbours only
+        for (size_t i = 0; i < ids.size(); ++i) {
+            for (size_t j = i + 2; j < ids.size(); ++j) {
+                if (i != 0 || j != ids.size() - 1 || ids.size() == 3) {
+                    network_.cut_both(ids[i], ids[j]);
+                }
+            }
+        }
+    }
+    heal_at_us_ = now_us_ + fault_rng_.between(plan_.partition_min_us, plan_.partition_max_us);
+    count(fault_kind_name(kind));
+    trace_.add(now_us_, std::string("fault: ") + fault_kind_name(kind) + ", cut " +
+                            network_.describe_cuts() + ", heals at " + format_time(heal_at_us_));
+}
+
+void Cluster::heal(const char* why) {
+    heal_at_us_ = never;
+    const bool partitioned = network_.partitioned();
+    network_.heal();  // clogs too
+    if (!partitioned) return;
+    count("heal");
+    trace_.add(now_us_, std::string("fault: heal (") + why + ")");
+}
+
+void Cluster::clog() {
+    std::vector<raft::NodeId> ids = shuffled_ids();
+    const uint64_t until_us = now_us_ + fault_rng_.between(10'000, 1'000'000);
+    network_.clog(ids[0], ids[1], until_us);
+    count("clog");
+    trace_.add(now_us_, "fault: clog n" + str(ids[0]) + "->n" + str(ids[1]) + " until " +
+                            format_time(until_us));
+}
+
+std::vector<raft::NodeId> Cluster::shuffled_ids() {
+    std::vector<raft::NodeId> ids = ids_;
+    fault_rng_.shuffle(ids);
+    return ids;
+}
+
+const Node* Cluster::leader() const {
+    const Node* found = nullptr;
+    for (const auto& node : nodes_) {
+        if (!node->up() || node->raft().role() != raft::Role::leader) continue;
+        if (found == nullptr || node->raft().term() > found->raft().term()) found = node.get();
+    }
+    return found;
+}
+
+// --- effects and invariants -----------------------------------------------------------------
+
+void Cluster::route(size_t index) {
+    Node& node = *nodes_[index];
+    Effects effects = node.take_effects();
+    const raft::NodeId id = ids_[index];
+    for (std::string& problem : effects.problems) invariants_.add("shell contract", problem);
+    if (!node.up()) return;
+    if (effects.installed_snapshot != 0) {
+        invariants_.observe_install(id, effects.installed_snapshot);
+        trace_.add(now_us_, "n" + str(id) + " loads the snapshot at index " +
+                                str(effects.installed_snapshot));
+    }
+    if (effects.took_snapshot != 0) {
+        trace_.add(now_us_, "n" + str(id) + " takes a snapshot at index " +
+                                str(effects.took_snapshot) + "; its log now starts at " +
+                                str(node.raft().log().first_index()));
+    }
+    invariants_.observe_log(id, node.raft().log(), effects.log_changed_from);
+    for (const AppliedEntry& applied : effects.applied) {
+        invariants_.observe_apply(id, applied.entry, applied.state_hash);
+    }
+    for (raft::PersistOp& op : effects.persist) {
+        const Status status = disks_[index]->write(std::move(op), now_us_);
+        if (!status.is_ok()) invariants_.add("shell contract", status.message());
+    }
+    for (const raft::Envelope& envelope : effects.messages) send(index, envelope);
+    for (const ClientReply& reply : effects.replies) clients_.send_reply(reply, now_us_);
+    observe_reads(index, effects);
+}
+
+void Cluster::observe_reads(size_t index, const Effects& effects) {
+    const raft::NodeId id = ids_[index];
+    for (const uint64_t read : effects.reads_started) {
+        read_started_[{id, read}] = invariants_.committed_max();
+    }
+    for (const auto& [read, read_index] : effects.reads_ready) {
+        const auto started = read_started_.find({id, read});
+        if (started == read_started_.end()) continue;
+        if (options_.promise_checks) invariants_.observe_read(id, read_index, started->second);
+        read_started_.erase(started);
+    }
+}
+
+void Cluster::send(size_t index, const raft::Envelope& envelope) {
+    if (const auto* vote = std::get_if<raft::VoteResponse>(&envelope.message)) {
+        if (vote->granted && options_.promise_checks) {
+            invariants_.observe_vote_granted(
+                envelope.from, envelope.to, vote->term,
+                disks_[index]->vote_was_durable(vote->term, envelope.to));
+        }
+        if (vote->granted) arm_crash_point(index, "crash_after_vote");
+    }
+    const auto* append = std::get_if<raft::AppendResponse>(&envelope.message);
+    if (append != nullptr && append->success) arm_crash_point(index, "crash_after_append_ack");
+    network_.send(envelope, now_us_);
+}
+
+void Cluster::check() {
+    for (size_t index = 0; index < nodes_.size(); ++index) {
+        if (nodes_[index]->up()) check_node(index);
+    }
+}
+
+void Cluster::check_node(size_t index) {
+    const raft::Raft& raft = nodes_[index]->raft();
+    const raft::NodeId id = ids_[index];
+    invariants_.observe_role(id, raft.term(), raft.role());
+    invariants_.observe_commit(id, raft.commit_index(), raft.term(), raft.log());
+    if (raft.role() == raft::Role::leader) invariants_.observe_leader(id, raft.term(), raft.log());
+    NodeSeen& seen = seen_[index];
+    if (seen.role != raft.role() || seen.term != raft.term()) {
+        trace_.add(now_us_, "n" + str(id) + " is " + raft::role_name(raft.role()) + " in term " +
+                                str(raft.term()) + " (vote " + str(raft.vote()) + ", leader " +
+                                str(raft.leader()) + ", last index " +
+                                str(raft.log().last_index()) + ")");
+    }
+    if (seen.commit_index != raft.commit_index()) {
+        trace_.add(now_us_, "n" + str(id) + " commit index " + str(raft.commit_index()));
+        if (raft.role() == raft::Role::leader && raft.commit_index() > seen.commit_index) {
+            if (options_.promise_checks) check_leader_commit(index);
+            if (options_.promise_checks) check_commit_safety(index);
+            arm_crash_point(index, "crash_after_commit");
+        }
+    }
+    seen = NodeSeen{true, raft.role(), raft.term(), raft.commit_index()};
+}
+
+void Cluster::check_leader_commit(size_t index) {
+    const raft::Raft& raft = nodes_[index]->raft();
+    const raft::Index commit = raft.commit_index();
+    if (!raft.log().contains(commit)) return;
+    const uint64_t hash = entry_hash(raft.log().at(commit));
+    size_t holders = 0;
+    for (size_t other = 0; other < disks_.size(); ++other) {
+        const raft::Entry* entry = disks_[other]->entry(commit);
+        const bool held = commit < disks_[other]->first_index()  // in a durable snapshot
+                          || (entry != nullptr && entry_hash(*entry) == hash);
+        if (raft.configuration().is_voter(ids_[other]) && held) ++holders;
+    }
+    invariants_.observe_leader_commit(ids_[index], commit, holders, raft.configuration().quorum());
+}
+
+struct LogEnd {
+    raft::Term term = 0;
+    raft::Index index = 0;
+};
+
+bool at_least_as_up_to_date(const LogEnd& a, const LogEnd& b) {
+    return a.term > b.term || (a.term == b.term && a.index >= b.index);
+}
+
+// Figure 8: for each voter without the newly committed entry, how many voters (itself, and
+// those whose durable log, all a restart would leave them, is not ahead of its log) would vote
+// for it.
+void Cluster::check_commit_safety(size_t index) {
+    const raft::Raft& leader = nodes_[index]->raft();
+    const raft::Index commit = leader.commit_index();
+    if (!leader.log().contains(commit)) return;
+    const uint64_t hash = entry_hash(leader.log().at(commit));
+    const raft::Configuration& configuration = leader.configuration();
+    for (size_t candidate = 0; candidate < nodes_.size(); ++candidate) {
+        if (!configuration.is_voter(ids_[candidate])) continue;
+        const Disk& disk = *disks_[candidate];
+        bool has = false;
+        LogEnd end{disk.last_term(), disk.last_index()};
+        if (nodes_[candidate]->up()) {
+            const raft::RaftLog& log = nodes_[candidate]->raft().log();
+            has = commit < log.first_index() ||
+                  (log.contains(commit) && entry_hash(log.at(commit)) == hash);
+            end = {log.last_term(), log.last_index()};
+        } else {
+            const raft::Entry* entry = disk.entry(commit);
+            has = commit < disk.first_index() || (entry != nullptr && entry_hash(*entry) == hash);
+        }
+        if (has) continue;
+        size_t voters = 0;
+        for (size_t voter = 0; voter < nodes_.size(); ++voter) {
+            const LogEnd durable{disks_[voter]->last_term(), disks_[voter]->last_index()};
+            if (configuration.is_voter(ids_[voter]) &&
+                (voter == candidate || at_least_as_up_to_date(end, durable))) {
+                ++voters;
+            }
+        }
+        invariants_.observe_commit_safety(ids_[index], commit, ids_[candidate], voters,
+                                          configuration.quorum());
+    }
+}
+
+void Cluster::trace_violations() {
+    const std::vector<Violation>& violations = invariants_.violations();
+    for (; violations_traced_ < violations.size(); ++violations_traced_) {
+        const Violation& violation = violations[violations_traced_];
+        trace_.add(now_us_, "VIOLATION " + violation.invariant + ": " + violation.detail);
+    }
+}
+
+// --- the end of a run -----------------------------------------------------------------------
+
+void Cluster::settle() {
+    faulty_ = false;
+    heal("settling");
+    NetworkFaults calm = network_.faults();
+    calm.loss = calm.duplicate = calm.reorder = 0;
+    network_.set_faults(calm);
+    for (uint64_t& restart_us : restart_at_us_) {
+        if (restart_us != never) restart_us = now_us_;
+    }
+    clients_.stop_invoking();
+    trace_.add(now_us_, "settling: links healed, crashed nodes restart, no new operations");
+    const uint64_t deadline_us = now_us_ + options_.settle_limit_us;
+    while (invariants_.ok() && !(clients_.idle() && converged()) && now_us_ < deadline_us &&
+           step()) {
+    }
+    if (invariants_.ok() && !(clients_.idle() && converged())) {
+        invariants_.add("liveness", "the cluster did not converge within " +
+                                        format_time(options_.settle_limit_us) +
+                                        " of healing every fault");
+    }
+}
+
+bool Cluster::converged() const {
+    const Node* node = leader();
+    if (node == nullptr) return false;
+    const raft::Index commit = node->raft().commit_index();
+    if (commit != node->raft().log().last_index()) return false;
+    for (const auto& other : nodes_) {
+        if (!other->up() || other->applied_index() != commit ||
+            other->raft().commit_index() != commit) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void Cluster::compare_states() {
+    const Node& first = *nodes_.front();
+    for (const auto& node : nodes_) {
+        if (node->kv().state_hash() != first.kv().state_hash()) {
+            invariants_.add("state machine safety",
+                            "after settling at index " + str(first.applied_index()) + ", node " +
+                                str(node->id()) + "'s state differs from node " + str(first.id()) +
+                                "'s");
+        }
+    }
+    trace_.add(now_us_, "settled: every node applied up to " + str(first.applied_index()));
+    read_back(*leader());
+}
+
+// Every key read back from the settled leader: an acknowledged write that was lost shows up
+// as a read the history cannot explain (TESTING.md failure 3).
+void Cluster::read_back(const Node& leader) {
+    int process = read_back_process_base;
+    for (const std::string& key : clients_.keys()) {
+        const int id = history_.invoke(process++, Op::read(key), now_us_);
+        history_.complete(id, Outcome::ok, OpOutput::read(leader.kv().get(key)), now_us_);
+    }
+}
+
+void Cluster::check_history() {
+    const CheckResult result = check_linearizable(history_);
+    if (result.verdict == Verdict::not_linearizable) {
+        invariants_.add("linearizability", result.explanation());
+    }
+    linearizability_unknown_ = result.verdict == Verdict::unknown;
+    if (linearizability_unknown_) {
+        trace_.add(now_us_, "linearizability undecided: " + result.explanation());
+        unknown_explanation_ = result.explanation();
+    }
+}
+
+RunReport Cluster::report() {
+    RunReport report;
+    report.seed = options_.seed;
+    report.nodes = plan_.nodes;
+    report.steps = steps_;
+    report.virtual_us = now_us_;
+    const ClientStats& stats = clients_.stats();
+    report.operations = stats.operations;
+    report.ok = stats.ok;
+    report.fail = stats.fail;
+    report.info = stats.info;
+    report.keys = stats.keys;
+    report.elections = invariants_.leaders_seen();
+    for (const auto& [kind, amount] : faults_) {
+        const bool effect = kind == "restart" || kind == "heal" || kind == "disk_lost_writes";
+        (effect ? report.effects : report.faults)[kind] = amount;
+    }
+    const NetworkStats& network = network_.stats();
+    report.faults["message_lost"] = network.lost;
+    report.faults["message_duplicated"] = network.duplicated;
+    report.faults["message_reordered"] = network.reordered;
+    report.effects["message_cut"] = network.cut;
+    report.effects["message_clogged"] = network.clogged;
+    report.effects["messages_delivered"] = network.delivered;
+    for (const auto& node : nodes_) {
+        report.effects["snapshots_taken"] += node->snapshots_taken();
+        report.effects["snapshots_installed"] += node->snapshots_installed();
+    }
+    report.linearizability_unknown = linearizability_unknown_;
+    report.undecided = unknown_explanation_;
+    report.violations = invariants_.violations();
+    report.plan = describe(plan_);
+    if (!report.violations.empty()) report.trace = trace_.text();
+    return report;
+}
+
+}  // namespace
+
+uint64_t RunReport::fault_total() const {
+    uint64_t total = 0;
+    for (const auto& [kind, amount] : faults) total += amount;
+    return total;
+}
+
+RunReport run_seed(const RunOptions& options) { return Cluster(options).run(); }
+
+std::string current_run_trace() { return running != nullptr ? running->trace_text() : ""; }
+
+}  // namespace copycat::sim

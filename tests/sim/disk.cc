@@ -1,0 +1,158 @@
+#include "tests/sim/disk.h"
+
+#include <algorithm>
+#include <string>
+
+#include "common/assert.h"
+
+namespace copycat::sim {
+
+Disk::Disk(raft::Configuration bootstrap, Rng rng, DiskTiming timing)
+    : bootstrap_(std::move(bootstrap)), rng_(std::move(rng)), timing_(timing) {}
+
+Status Disk::write(raft::PersistOp op, uint64_t now_us) {
+    raft::Index last = written_last_index_;
+    if (op.snapshot) last = std::max(last, op.snapshot->index);  // kept or replaced: see below
+    if (op.truncate_after) last = std::min(last, *op.truncate_after);
+    const raft::Index covered = snapshot_ ? snapshot_->index : 0;
+    for (const raft::Entry& entry : op.entries) {
+        if (entry.index <= covered) {  // written before the snapshot was taken: skipped
+            last = std::max(last, entry.index);
+            continue;
+        }
+        if (entry.index != last + 1) {
+            return invalid_argument("persist op " + std::to_string(op.seq) + " appends index " +
+                                    std::to_string(entry.index) + " after index " +
+                                    std::to_string(last) +
+                                    ": a gap or an overlap without truncation");
+        }
+        last = entry.index;
+    }
+    if (!pending_.empty() && op.seq <= pending_.back().op.seq) {
+        return invalid_argument("persist op seq " + std::to_string(op.seq) + " not increasing");
+    }
+    uint64_t latency_us = rng_.between(timing_.sync_min_us, timing_.sync_max_us);
+    if (rng_.chance(timing_.slow_sync_chance)) {
+        latency_us += rng_.between(0, timing_.slow_sync_max_us);
+    }
+    last_sync_us_ = std::max(last_sync_us_, now_us + latency_us);
+    written_last_index_ = last;
+    ++stats_.writes;
+    pending_.push_back({std::move(op), last_sync_us_});
+    return Status::ok();
+}
+
+std::optional<uint64_t> Disk::next_sync_us() const {
+    if (pending_.empty()) return std::nullopt;
+    return pending_.front().sync_us;
+}
+
+uint64_t Disk::sync_due(uint64_t now_us) {
+    uint64_t synced_seq = 0;
+    while (!pending_.empty() && pending_.front().sync_us <= now_us) {
+        apply(pending_.front().op);
+        synced_seq = pending_.front().op.seq;
+        pending_.pop_front();
+        ++stats_.syncs;
+    }
+    return synced_seq;
+}
+
+Disk::CrashLoss Disk::crash(bool torn_tail) {
+    CrashLoss loss;
+    loss.lost_writes = pending_.size();
+    if (torn_tail && !pending_.empty()) {
+        size_t total = 0;
+        for (const Pending& pending : pending_) total += parts_of(pending.op);
+        size_t surviving = rng_.between(0, total);
+        loss.surviving_parts = surviving;
+        for (const Pending& pending : pending_) {
+            if (surviving == 0) break;
+            const size_t parts = std::min(surviving, parts_of(pending.op));
+            apply(pending.op, parts);
+            surviving -= parts;
+        }
+        if (loss.surviving_parts > 0) ++stats_.torn_tails;
+    }
+    stats_.lost_writes += pending_.size();
+    pending_.clear();
+    written_last_index_ = last_index();
+    return loss;
+}
+
+void Disk::apply(const raft::PersistOp& op, size_t parts) {
+    if (parts == 0) return;
+    if (op.hard_state) set_hard_state(*op.hard_state);
+    if (parts == 1) return;
+    if (op.snapshot) store_snapshot(*op.snapshot);
+    if (parts == 2) return;
+    if (op.truncate_after) truncate_after(*op.truncate_after);
+    const size_t entry_count = std::min(op.entries.size(), parts - 3);
+    for (size_t i = 0; i < entry_count; ++i) {
+        const raft::Index index = op.entries[i].index;
+        if (snapshot_ && index <= snapshot_->index && index != last_index() + 1) continue;
+        COPYCAT_ASSERT(op.entries[i].index == last_index() + 1,
+                       "disk: a durable append that does not continue the log (write() checks)");
+        entries_.push_back(op.entries[i]);
+    }
+}
+
+void Disk::truncate_after(raft::Index index) {
+    if (index + 1 < first_index_) index = first_index_ - 1;
+    if (index < last_index()) entries_.resize(index + 1 - first_index_);
+}
+
+// raft.h: store the snapshot and drop the whole log up to it; what follows it stays (Raft
+// adds a truncation to the op when that must go too).
+void Disk::store_snapshot(const raft::Snapshot& snapshot) {
+    if (snapshot.index >= last_index()) {
+        entries_.clear();
+    } else if (snapshot.index >= first_index_) {
+        entries_.erase(entries_.begin(), entries_.begin() + (snapshot.index + 1 - first_index_));
+    }
+    first_index_ = std::max(first_index_, snapshot.index + 1);
+    if (!snapshot_ || snapshot.index > snapshot_->index) snapshot_ = snapshot;
+}
+
+void Disk::set_hard_state(const raft::HardState& hard_state) {
+    hard_state_ = hard_state;
+    if (hard_state.vote != 0) durable_votes_.insert({hard_state.term, hard_state.vote});
+}
+
+raft::RestoredState Disk::restore() const {
+    raft::RestoredState restored;
+    restored.hard_state = hard_state_;
+    restored.snapshot = snapshot_;
+    restored.configuration = bootstrap_;
+    restored.entries = entries_;
+    restored.first_index = first_index_;
+    // The log starts after an installed snapshot, or at 1 (a snapshot taken here keeps it).
+    restored.term_before_first =
+        snapshot_ && first_index_ == snapshot_->index + 1 ? snapshot_->term : 0;
+    return restored;
+}
+
+void Disk::save_snapshot(const raft::Snapshot& snapshot) {
+    if (snapshot_ && snapshot.index <= snapshot_->index) return;
+    snapshot_ = snapshot;
+    // A leader applies what a majority stored before its own writes are synced: a snapshot
+    // may pass the durable log. The log then restarts after it (Raft's does, on restart),
+    // and pending entries it covers are skipped when they sync.
+    if (snapshot.index >= last_index()) {
+        entries_.clear();
+        first_index_ = snapshot.index + 1;
+    }
+    written_last_index_ = std::max(written_last_index_, snapshot.index);
+}
+
+raft::Term Disk::last_term() const {
+    if (!entries_.empty()) return entries_.back().term;
+    return snapshot_ ? snapshot_->term : 0;
+}
+
+const raft::Entry* Disk::entry(raft::Index index) const {
+    if (index < first_index_ || index > last_index()) return nullptr;
+    return &entries_[index - first_index_];
+}
+
+}  // namespace copycat::sim

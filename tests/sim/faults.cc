@@ -1,0 +1,167 @@
+#include "tests/sim/faults.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "common/assert.h"
+
+namespace copycat::sim {
+
+const char* fault_kind_name(FaultKind kind) {
+    switch (kind) {
+        case FaultKind::crash: return "crash";
+        case FaultKind::crash_leader: return "crash_leader";
+        case FaultKind::restart: return "restart";
+        case FaultKind::partition_split: return "partition_split";
+        case FaultKind::partition_isolate: return "partition_isolate";
+        case FaultKind::partition_isolate_leader: return "partition_isolate_leader";
+        case FaultKind::partition_one_way: return "partition_one_way";
+        case FaultKind::partition_bridge: return "partition_bridge";
+        case FaultKind::heal: return "heal";
+        case FaultKind::clog: return "clog";
+        case FaultKind::network_knobs: return "network_knobs";
+    }
+    return "unknown";
+}
+
+namespace {
+
+raft::Options draw_raft_options(Rng& rng) {
+    raft::Options options;
+    options.tick_ms = 10;
+    options.election_timeout_ticks = static_cast<uint32_t>(rng.between(10, 20));
+    options.heartbeat_interval_ticks = static_cast<uint32_t>(rng.between(2, 4));
+    // Buggify: the smallest batches make every step of replication a separate message.
+    options.max_append_bytes = rng.chance(0.5) ? 1 : rng.between(64, 32 * 1024);
+    options.max_inflight_appends = static_cast<uint32_t>(rng.between(1, 4));
+    options.pre_vote = !rng.chance(0.2);
+    options.quiet_ticks_after_start = options.election_timeout_ticks;
+    return options;
+}
+
+// Rates within +-4%: the lease (80% of the election timeout) keeps its margin for drift.
+std::vector<NodeClock> draw_clocks(Rng& rng, int nodes, const raft::Options& options) {
+    std::vector<NodeClock> clocks;
+    for (int node = 0; node < nodes; ++node) {
+        NodeClock clock;
+        clock.rate_ppm = 1'000'000 + static_cast<int64_t>(rng.between(0, 80'000)) - 40'000;
+        clock.phase_us = rng.between(0, options.tick_ms * 1000 - 1);
+        clocks.push_back(clock);
+    }
+    return clocks;
+}
+
+DiskTiming draw_disk_timing(Rng& rng) {
+    DiskTiming timing;
+    timing.sync_min_us = rng.between(20, 500);
+    timing.sync_max_us = timing.sync_min_us + rng.between(0, 5'000);
+    timing.slow_sync_chance = rng.chance(0.5) ? rng.unit() * 0.05 : 0.0;
+    timing.slow_sync_max_us = rng.between(5'000, 100'000);
+    return timing;
+}
+
+ClientOptions draw_client_options(Rng& rng, const raft::Options& raft) {
+    ClientOptions clients;
+    clients.processes = static_cast<int>(rng.between(2, 10));
+    const uint64_t election_timeout_us = raft.election_timeout_ticks * raft.tick_ms * 1000;
+    // From half an election timeout (clients that leave an isolated leader before it steps
+    // down) to several.
+    clients.attempt_timeout_us = election_timeout_us * rng.between(3, 50) / 10;
+    // Short attempts get more of them: about four election timeouts in all before giving up.
+    clients.max_timeouts = static_cast<int>(
+        std::min<uint64_t>(10, 3 + 4 * election_timeout_us / clients.attempt_timeout_us));
+    clients.think_max_us = rng.between(1'000, 50'000);
+    clients.latency_min_us = rng.between(50, 500);
+    clients.latency_max_us = clients.latency_min_us + rng.between(0, 3'000);
+    clients.loss = rng.chance(0.5) ? rng.unit() * 0.02 : 0.0;
+    clients.lease_read_chance = rng.unit();
+    clients.random_node_chance = rng.unit() * 0.4;
+    return clients;
+}
+
+void draw_weights(Rng& rng, FaultPlan& plan) {
+    auto weight = [&](FaultKind kind, uint64_t low, uint64_t high) {
+        plan.weights[static_cast<int>(kind)] = static_cast<int>(rng.between(low, high));
+    };
+    weight(FaultKind::crash, 0, 10);
+    weight(FaultKind::crash_leader, 0, 10);
+    weight(FaultKind::partition_split, 0, 10);
+    weight(FaultKind::partition_isolate, 0, 6);
+    weight(FaultKind::partition_isolate_leader, 0, 15);
+    weight(FaultKind::partition_one_way, 0, 6);
+    weight(FaultKind::partition_bridge, 0, 4);
+    weight(FaultKind::heal, 2, 10);
+    weight(FaultKind::clog, 0, 6);
+    weight(FaultKind::network_knobs, 0, 3);
+}
+
+}  // namespace
+
+NetworkFaults draw_network_faults(Rng& rng) {
+    NetworkFaults faults;
+    faults.latency_min_us = rng.between(50, 1'000);
+    faults.latency_max_us = faults.latency_min_us + rng.between(0, 10'000);
+    faults.loss = rng.chance(0.6) ? rng.unit() * 0.1 : 0.0;
+    faults.duplicate = rng.chance(0.4) ? rng.unit() * 0.05 : 0.0;
+    faults.reorder = rng.chance(0.5) ? rng.unit() * 0.2 : 0.0;
+    faults.reorder_delay_max_us = rng.between(1'000, 100'000);
+    return faults;
+}
+
+FaultPlan draw_fault_plan(uint64_t seed, int nodes) {
+    COPYCAT_ASSERT(nodes == 0 || nodes == 3 || nodes == 5, "a simulated cluster has 3 or 5 nodes");
+    Rng rng(seed, "fault plan");
+    FaultPlan plan;
+    plan.nodes = nodes != 0 ? nodes : (rng.chance(0.5) ? 3 : 5);
+    plan.raft = draw_raft_options(rng);
+    plan.clocks = draw_clocks(rng, plan.nodes, plan.raft);
+    plan.disk = draw_disk_timing(rng);
+    plan.network = draw_network_faults(rng);
+    plan.clients = draw_client_options(rng, plan.raft);
+    plan.fault_gap_min_us = rng.between(20'000, 300'000);
+    plan.fault_gap_max_us = plan.fault_gap_min_us + rng.between(0, 1'500'000);
+    plan.down_min_us = rng.between(1'000, 100'000);
+    plan.down_max_us = plan.down_min_us + rng.between(0, 3'000'000);
+    plan.partition_min_us = rng.between(10'000, 300'000);
+    plan.partition_max_us = plan.partition_min_us + rng.between(0, 3'000'000);
+    plan.torn_tail_chance = rng.unit();
+    draw_weights(rng, plan);
+    plan.crash_point_chance = rng.chance(0.5) ? rng.unit() * 0.03 : 0.0;
+    plan.crash_point_down_max_us = rng.between(1'000, 200'000);
+    plan.snapshot_every_entries = rng.chance(0.6) ? rng.between(10, 300) : 0;
+    return plan;
+}
+
+FaultKind draw_fault_kind(const FaultPlan& plan, Rng& rng) {
+    int total = 0;
+    for (const int weight : plan.weights) total += weight;
+    if (total == 0) return FaultKind::heal;
+    int choice = static_cast<int>(rng.uniform(static_cast<uint64_t>(total)));
+    for (int kind = 0; kind < fault_kind_count; ++kind) {
+        if (choice < plan.weights[kind]) return static_cast<FaultKind>(kind);
+        choice -= plan.weights[kind];
+    }
+    return FaultKind::heal;
+}
+
+std::string describe(const FaultPlan& plan) {
+    char text[512];
+    std::snprintf(
+        text, sizeof text,
+        "plan: %d nodes; election timeout %u ticks, heartbeat %u, max append bytes %zu, "
+        "inflight %u, pre-vote %s; fsync %llu-%llu us; latency %llu-%llu us, loss %.3f, "
+        "duplicate %.3f, reorder %.3f; %d clients; fault gap %llu-%llu us; snapshot every %llu",
+        plan.nodes, plan.raft.election_timeout_ticks, plan.raft.heartbeat_interval_ticks,
+        plan.raft.max_append_bytes, plan.raft.max_inflight_appends,
+        plan.raft.pre_vote ? "on" : "off", static_cast<unsigned long long>(plan.disk.sync_min_us),
+        static_cast<unsigned long long>(plan.disk.sync_max_us),
+        static_cast<unsigned long long>(plan.network.latency_min_us),
+        static_cast<unsigned long long>(plan.network.latency_max_us), plan.network.loss,
+        plan.network.duplicate, plan.network.reorder, plan.clients.processes,
+        static_cast<unsigned long long>(plan.fault_gap_min_us),
+        static_cast<unsigned long long>(plan.fault_gap_max_us),
+        static_cast<unsigned long long>(plan.snapshot_every_entries));
+    return text;
+}
+
+}  // namespace copycat::sim

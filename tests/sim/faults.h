@@ -1,0 +1,71 @@
+// The fault plan of a run, drawn from its seed: the cluster's size and Raft options (with
+// "buggify" choices that push rare paths: one entry per AppendRequest, a single append in
+// flight, no pre-vote), each node's clock skew, the disks' fsync latency and stalls, the
+// network's latency, loss, duplication and reordering, the clients, and how often and how hard
+// the fault schedule strikes (crashes, torn tails, partitions of every kind, clogged links).
+// The schedule itself (which fault when) is drawn as the run goes, by the cluster, from the
+// plan's weights.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "consensus/raft/raft.h"
+#include "tests/sim/client.h"
+#include "tests/sim/disk.h"
+#include "tests/sim/network.h"
+#include "tests/sim/node.h"
+
+namespace copycat::sim {
+
+enum class FaultKind {
+    crash,
+    crash_leader,
+    restart,
+    partition_split,           // a minority cut from the majority, both ways
+    partition_isolate,         // one node cut from all
+    partition_isolate_leader,  // the leader cut from all (its clients still reach it)
+    partition_one_way,         // a group cannot send to the rest, but hears them
+    partition_bridge,          // overlapping majorities: a ring (5 nodes) or a bridge (3)
+    heal,
+    clog,           // one link holds its messages for a while
+    network_knobs,  // loss, duplication and reordering redrawn
+};
+constexpr int fault_kind_count = 11;
+const char* fault_kind_name(FaultKind kind);
+
+struct FaultPlan {
+    int nodes = 3;
+    raft::Options raft;
+    std::vector<NodeClock> clocks;  // by node, [0] is node 1
+    DiskTiming disk;
+    NetworkFaults network;
+    ClientOptions clients;
+    uint64_t fault_gap_min_us = 100'000;  // between two scheduled faults
+    uint64_t fault_gap_max_us = 1'000'000;
+    uint64_t down_min_us = 10'000;  // how long a crashed node stays down
+    uint64_t down_max_us = 2'000'000;
+    uint64_t partition_min_us = 50'000;
+    uint64_t partition_max_us = 2'000'000;
+    double torn_tail_chance = 0.3;
+    // Crash points (etcd's failpoints, inside the simulator): right after a node grants a
+    // vote, acknowledges entries, or (a leader) advances its commit index, it crashes with
+    // this chance, before anything more is synced, and restarts soon after.
+    double crash_point_chance = 0.0;
+    // Each node snapshots its state machine every this many applied entries (0: never), so
+    // that leaders compact their logs and send snapshots to followers behind.
+    uint64_t snapshot_every_entries = 0;
+    uint64_t crash_point_down_max_us = 20'000;
+    int weights[fault_kind_count] = {};  // by FaultKind; restart is scheduled, weight unused
+};
+
+// nodes: 3 or 5, or 0 to draw it from the seed.
+FaultPlan draw_fault_plan(uint64_t seed, int nodes);
+// Fresh network knobs within the plan's style (for FaultKind::network_knobs).
+NetworkFaults draw_network_faults(Rng& rng);
+// One line for the trace.
+std::string describe(const FaultPlan& plan);
+FaultKind draw_fault_kind(const FaultPlan& plan, Rng& rng);
+
+}  // namespace copycat::sim

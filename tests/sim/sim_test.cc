@@ -1,0 +1,383 @@
+// The simulator's pieces on their own: the network's partitions and faults, the disk's crash
+// semantics (unsynced data lost, acknowledged data never), the state machine's deduplication,
+// the invariant checker on hand-made violations, and whole runs (deterministic, clean without
+// a plant, and catching one).
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "consensus/raft/log.h"
+#include "consensus/raft/plants.h"
+#include "tests/sim/cluster.h"
+#include "tests/sim/disk.h"
+#include "tests/sim/invariants.h"
+#include "tests/sim/kv.h"
+#include "tests/sim/network.h"
+#include "tests/sim/random.h"
+
+namespace copycat::sim {
+namespace {
+
+using raft::Entry;
+using raft::EntryType;
+using raft::Envelope;
+
+Envelope message(NodeId from, NodeId to, raft::Term term = 1) {
+    return Envelope{from, to, raft::AppendRequest{term, from, 0, 0, 0, 0, 0, {}}};
+}
+
+Entry entry(raft::Index index, raft::Term term, std::string payload = "x") {
+    return Entry{term, index, EntryType::command, 0, 0, {payload.begin(), payload.end()}};
+}
+
+// Delivers everything in flight; the (from, to) pairs that arrived, cut ones left out.
+std::vector<std::pair<NodeId, NodeId>> drain(Network& network) {
+    std::vector<std::pair<NodeId, NodeId>> arrived;
+    while (network.next_delivery_us()) {
+        const Network::Arrival arrival = network.pop();
+        if (!arrival.cut) arrived.push_back({arrival.envelope.from, arrival.envelope.to});
+    }
+    return arrived;
+}
+
+// --- random ---------------------------------------------------------------------------------
+
+TEST(SimRandom, ASeedReplaysAndPurposesAreIndependentStreams) {
+    Rng a(42, "network");
+    Rng b(42, "network");
+    Rng other(42, "disk");
+    bool differs = false;
+    for (int i = 0; i < 100; ++i) {
+        const uint64_t value = a.next();
+        EXPECT_EQ(value, b.next());
+        differs = differs || value != other.next();
+    }
+    EXPECT_TRUE(differs);
+}
+
+// --- network --------------------------------------------------------------------------------
+
+TEST(SimNetwork, DeliversEveryMessageWithoutFaults) {
+    Network network(Rng(1));
+    for (int i = 0; i < 10; ++i) network.send(message(1, 2), 0);
+    EXPECT_EQ(drain(network).size(), 10u);
+}
+
+TEST(SimNetwork, OneWayPartitionCutsOnlyOneDirection) {
+    Network network(Rng(1));
+    network.split_one_way({1}, {1, 2, 3});
+    network.send(message(1, 2), 0);
+    network.send(message(1, 3), 0);
+    network.send(message(2, 1), 0);
+    network.send(message(3, 1), 0);
+    network.send(message(2, 3), 0);
+    const auto arrived = drain(network);
+    EXPECT_EQ(arrived.size(), 3u);
+    for (const auto& [from, to] : arrived) EXPECT_NE(from, 1u);
+}
+
+TEST(SimNetwork, SplitCutsBetweenSidesButNotWithin) {
+    Network network(Rng(1));
+    network.split({1, 2}, {1, 2, 3, 4, 5});
+    EXPECT_FALSE(network.is_cut(1, 2));
+    EXPECT_FALSE(network.is_cut(3, 5));
+    EXPECT_TRUE(network.is_cut(1, 3));
+    EXPECT_TRUE(network.is_cut(4, 2));
+    network.heal();
+    EXPECT_FALSE(network.is_cut(1, 3));
+    EXPECT_FALSE(network.partitioned());
+}
+
+TEST(SimNetwork, IsolatedNodeNeitherSendsNorReceives) {
+    Network network(Rng(1));
+    network.isolate(2, {1, 2, 3});
+    for (NodeId other : {1, 3}) {
+        network.send(message(2, other), 0);
+        network.send(message(other, 2), 0);
+    }
+    network.send(message(1, 3), 0);
+    EXPECT_EQ(drain(network), (std::vector<std::pair<NodeId, NodeId>>{{1, 3}}));
+}
+
+TEST(SimNetwork, MessageInFlightIsDroppedWhenItsLinkIsCutBeforeArrival) {
+    Network network(Rng(1));
+    network.send(message(1, 2), 0);
+    network.cut(1, 2);
+    EXPECT_TRUE(network.pop().cut);
+}
+
+TEST(SimNetwork, ClogHoldsMessagesUntilItEndsAndLosesNone) {
+    Network network(Rng(1));
+    network.clog(1, 2, 500'000);
+    for (int i = 0; i < 5; ++i) network.send(message(1, 2), 0);
+    network.send(message(2, 1), 0);
+    EXPECT_LT(*network.next_delivery_us(), 500'000u);  // the other direction flows
+    EXPECT_EQ(network.pop().envelope.from, 2u);
+    EXPECT_GE(*network.next_delivery_us(), 500'000u);
+    EXPECT_EQ(drain(network).size(), 5u);
+}
+
+TEST(SimNetwork, LossAndDuplicationKnobs) {
+    Network lossy(Rng(1));
+    lossy.set_faults({100, 200, 1.0, 0.0, 0.0, 1});
+    for (int i = 0; i < 20; ++i) lossy.send(message(1, 2), 0);
+    EXPECT_EQ(lossy.in_flight(), 0u);
+    Network doubling(Rng(1));
+    doubling.set_faults({100, 200, 0.0, 1.0, 0.0, 1});
+    for (int i = 0; i < 20; ++i) doubling.send(message(1, 2), 0);
+    EXPECT_EQ(drain(doubling).size(), 40u);
+}
+
+// --- disk -----------------------------------------------------------------------------------
+
+raft::PersistOp op(uint64_t seq, std::vector<Entry> entries,
+                   std::optional<raft::HardState> hard_state = std::nullopt,
+                   std::optional<raft::Index> truncate_after = std::nullopt) {
+    raft::PersistOp persist;
+    persist.seq = seq;
+    persist.hard_state = hard_state;
+    persist.truncate_after = truncate_after;
+    persist.entries = std::move(entries);
+    return persist;
+}
+
+Disk make_disk(uint64_t seed = 1) {
+    return Disk(raft::Configuration{}, Rng(seed), DiskTiming{100, 100, 0.0, 0});
+}
+
+TEST(SimDisk, SyncedWritesSurviveACrashAndUnsyncedOnesAreLost) {
+    Disk disk = make_disk();
+    ASSERT_TRUE(disk.write(op(1, {entry(1, 1), entry(2, 1)}, raft::HardState{1, 1}), 0).is_ok());
+    EXPECT_EQ(disk.sync_due(100), 1u);
+    ASSERT_TRUE(disk.write(op(2, {entry(3, 1)}, raft::HardState{2, 3}), 200).is_ok());
+    const Disk::CrashLoss loss = disk.crash(false);
+    EXPECT_EQ(loss.lost_writes, 1u);
+    const raft::RestoredState restored = disk.restore();
+    EXPECT_EQ(restored.hard_state, (raft::HardState{1, 1}));
+    ASSERT_EQ(restored.entries.size(), 2u);
+    EXPECT_EQ(restored.entries.back().index, 2u);
+}
+
+TEST(SimDisk, TornTailsNeverLoseAcknowledgedWritesAndKeepOnlyAPrefix) {
+    for (uint64_t seed = 1; seed <= 200; ++seed) {
+        Disk disk = make_disk(seed);
+        ASSERT_TRUE(disk.write(op(1, {entry(1, 1), entry(2, 1)}), 0).is_ok());
+        disk.sync_due(1'000);
+        std::vector<Entry> pending = {entry(3, 2, "a"), entry(4, 2, "b"), entry(5, 2, "c")};
+        ASSERT_TRUE(disk.write(op(2, pending, raft::HardState{2, 0}, 2), 1'000).is_ok());
+        disk.crash(true);
+        ASSERT_GE(disk.last_index(), 2u) << "seed " << seed << " lost a synced entry";
+        for (raft::Index index = 3; index <= disk.last_index(); ++index) {
+            EXPECT_EQ(*disk.entry(index), pending[index - 3]) << "seed " << seed;
+        }
+        if (disk.last_index() > 2) {
+            EXPECT_EQ(disk.hard_state().term, 2u);  // written before the entries
+        }
+    }
+}
+
+TEST(SimDisk, SyncsInOrderAndAcknowledgesTheHighestSeq) {
+    Disk disk(raft::Configuration{}, Rng(7), DiskTiming{10, 5'000, 0.0, 0});
+    for (uint64_t seq = 1; seq <= 5; ++seq) {
+        ASSERT_TRUE(disk.write(op(seq, {entry(seq, 1)}), 0).is_ok());
+    }
+    uint64_t last_seq = 0;
+    raft::Index last_index = 0;
+    while (disk.next_sync_us()) {
+        const uint64_t seq = disk.sync_due(*disk.next_sync_us());
+        EXPECT_GT(seq, last_seq);
+        EXPECT_EQ(disk.last_index(), seq);  // a write is durable only with all before it
+        EXPECT_GE(disk.last_index(), last_index);
+        last_seq = seq;
+        last_index = disk.last_index();
+    }
+    EXPECT_EQ(last_seq, 5u);
+}
+
+TEST(SimDisk, RefusesAnAppendThatLeavesAGap) {
+    Disk disk = make_disk();
+    EXPECT_FALSE(disk.write(op(1, {entry(2, 1)}), 0).is_ok());
+    EXPECT_EQ(disk.pending_writes(), 0u);
+}
+
+TEST(SimDisk, AVoteIsDurableOnlyOnceSynced) {
+    Disk disk = make_disk();
+    ASSERT_TRUE(disk.write(op(1, {}, raft::HardState{3, 2}), 0).is_ok());
+    EXPECT_FALSE(disk.vote_was_durable(3, 2));
+    disk.sync_due(100);
+    EXPECT_TRUE(disk.vote_was_durable(3, 2));
+}
+
+// --- state machine --------------------------------------------------------------------------
+
+TEST(SimKv, ARetriedCommandAppliesOnce) {
+    KvStore store;
+    const Command first{1, 1, Op::cas("k", std::nullopt, "a")};
+    EXPECT_TRUE(store.apply(first).output.swapped);
+    const CommandResult retried = store.apply(first);
+    EXPECT_EQ(retried.kind, CommandResult::Kind::duplicate);
+    EXPECT_TRUE(retried.output.swapped);  // the cached result, not a second cas
+    store.apply({2, 1, Op::write("k", "b")});
+    EXPECT_EQ(store.apply(first).kind, CommandResult::Kind::duplicate);
+    EXPECT_EQ(store.get("k"), "b");
+}
+
+TEST(SimKv, CommandsAndStateRoundTrip) {
+    const Command command{7, 9, Op::cas("key", "old", "new")};
+    const std::optional<Command> decoded = decode_command(encode_command(command));
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->process, 7);
+    EXPECT_EQ(decoded->sequence, 9u);
+    EXPECT_EQ(decoded->op.expected, "old");
+    EXPECT_FALSE(decode_command(std::vector<uint8_t>{1, 2, 3}));
+    KvStore store;
+    store.apply(command);
+    store.apply({8, 1, Op::write("other", "v")});
+    const std::optional<KvStore> copy = KvStore::decode(store.encode());
+    ASSERT_TRUE(copy);
+    EXPECT_EQ(copy->state_hash(), store.state_hash());
+}
+
+// --- invariants -----------------------------------------------------------------------------
+
+raft::RaftLog log_of(const std::vector<Entry>& entries) {
+    raft::RaftLog log;
+    for (const Entry& e : entries) log.append(e);
+    return log;
+}
+
+std::string first_violation(const Invariants& invariants) {
+    return invariants.ok() ? "none" : invariants.violations().front().invariant;
+}
+
+TEST(SimInvariants, TwoLeadersInOneTermBreakElectionSafety) {
+    Invariants invariants;
+    invariants.observe_role(1, 3, raft::Role::leader);
+    invariants.observe_role(2, 4, raft::Role::leader);
+    invariants.observe_role(1, 3, raft::Role::leader);
+    EXPECT_TRUE(invariants.ok());
+    invariants.observe_crash(1);  // a crashed incarnation's leadership still counts
+    invariants.observe_role(3, 3, raft::Role::leader);
+    EXPECT_EQ(first_violation(invariants), "election safety");
+}
+
+TEST(SimInvariants, SameIndexAndTermWithDifferentPrefixesBreakLogMatching) {
+    Invariants invariants;
+    invariants.observe_log(1, log_of({entry(1, 1, "a"), entry(2, 2, "b")}), 1);
+    invariants.observe_log(2, log_of({entry(1, 1, "a"), entry(2, 2, "b")}), 1);
+    EXPECT_TRUE(invariants.ok());
+    invariants.observe_log(3, log_of({entry(1, 1, "z"), entry(2, 2, "b")}), 1);
+    EXPECT_EQ(first_violation(invariants), "log matching");
+}
+
+TEST(SimInvariants, DifferentEntriesCommittedAtAnIndexBreakStateMachineSafety) {
+    Invariants invariants;
+    const raft::RaftLog one = log_of({entry(1, 1, "a")});
+    const raft::RaftLog two = log_of({entry(1, 2, "b")});
+    invariants.observe_log(1, one, 1);
+    invariants.observe_log(2, two, 1);
+    invariants.observe_commit(1, 1, 1, one);
+    invariants.observe_commit(2, 1, 2, two);
+    EXPECT_EQ(first_violation(invariants), "state machine safety");
+}
+
+TEST(SimInvariants, DifferentEntriesAppliedAtAnIndexBreakStateMachineSafety) {
+    Invariants invariants;
+    invariants.observe_apply(1, entry(1, 1, "a"), 10);
+    invariants.observe_apply(2, entry(1, 1, "a"), 10);
+    EXPECT_TRUE(invariants.ok());
+    invariants.observe_apply(3, entry(1, 1, "b"), 10);
+    EXPECT_EQ(first_violation(invariants), "state machine safety");
+}
+
+TEST(SimInvariants, CommitIndexGoingBackIsFlaggedWithinAnIncarnationOnly) {
+    Invariants invariants;
+    const raft::RaftLog log = log_of({entry(1, 1), entry(2, 1)});
+    invariants.observe_log(1, log, 1);
+    invariants.observe_commit(1, 2, 1, log);
+    invariants.observe_start(1, raft::HardState{1, 0});  // a restart starts again from 0
+    invariants.observe_log(1, log, 1);
+    invariants.observe_commit(1, 1, 1, log);
+    EXPECT_TRUE(invariants.ok());
+    invariants.observe_commit(1, 0, 1, log);
+    EXPECT_EQ(first_violation(invariants), "commit monotonic");
+}
+
+TEST(SimInvariants, LeaderOfALaterTermWithoutACommittedEntryBreaksLeaderCompleteness) {
+    Invariants invariants;
+    const raft::RaftLog full = log_of({entry(1, 1), entry(2, 1)});
+    invariants.observe_log(1, full, 1);
+    invariants.observe_commit(1, 2, 1, full);
+    const raft::RaftLog short_log = log_of({entry(1, 1)});
+    invariants.observe_log(2, short_log, 1);
+    invariants.observe_leader(2, 1, short_log);  // same term: not yet a claim
+    EXPECT_TRUE(invariants.ok());
+    invariants.observe_leader(2, 2, short_log);
+    EXPECT_EQ(first_violation(invariants), "leader completeness");
+}
+
+TEST(SimInvariants, DurableTermGoingBackIsFlagged) {
+    Invariants invariants;
+    invariants.observe_durable_term(1, 5);
+    invariants.observe_start(1, raft::HardState{4, 0});
+    EXPECT_EQ(first_violation(invariants), "durable term");
+}
+
+TEST(SimInvariants, PromisesBrokenAreFlagged) {
+    Invariants votes;
+    votes.observe_vote_granted(1, 2, 3, false);
+    EXPECT_EQ(first_violation(votes), "durable promises");
+    Invariants commits;
+    commits.observe_leader_commit(1, 7, 1, 2);
+    EXPECT_EQ(first_violation(commits), "durable promises");
+    Invariants figure8;
+    figure8.observe_commit_safety(1, 2, 5, 3, 3);
+    EXPECT_EQ(first_violation(figure8), "commit safety");
+    Invariants reads;
+    reads.observe_read(1, 4, 4);
+    EXPECT_TRUE(reads.ok());
+    reads.observe_read(1, 4, 5);
+    EXPECT_EQ(first_violation(reads), "read safety");
+}
+
+// --- whole runs -----------------------------------------------------------------------------
+
+RunOptions short_run(uint64_t seed) {
+    RunOptions options;
+    options.seed = seed;
+    options.steps = 5'000;
+    return options;
+}
+
+TEST(SimRun, ASeedReplaysExactly) {
+    const RunReport first = run_seed(short_run(11));
+    const RunReport again = run_seed(short_run(11));
+    EXPECT_EQ(first.steps, again.steps);
+    EXPECT_EQ(first.virtual_us, again.virtual_us);
+    EXPECT_EQ(first.operations, again.operations);
+    EXPECT_EQ(first.faults, again.faults);
+    EXPECT_GT(first.operations, 0u);
+}
+
+TEST(SimRun, SeedsWithoutAPlantFindNoViolation) {
+    for (uint64_t seed = 1; seed <= 10; ++seed) {
+        const RunReport report = run_seed(short_run(seed));
+        EXPECT_TRUE(report.ok_run())
+            << "seed " << seed << ": " << report.violations.front().detail << "\n"
+            << report.trace;
+    }
+}
+
+TEST(SimRun, APlantedBugIsCaught) {
+    ASSERT_TRUE(raft::set_plant("vote_without_log_check"));
+    bool caught = false;
+    for (uint64_t seed = 1; seed <= 20 && !caught; ++seed) {
+        caught = !run_seed(short_run(seed)).ok_run();
+    }
+    raft::plants = raft::Plants{};
+    EXPECT_TRUE(caught);
+}
+
+}  // namespace
+}  // namespace copycat::sim
