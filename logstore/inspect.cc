@@ -52,6 +52,7 @@ void check_segment(const std::string& dir, const ManifestSegment& m, Report* rep
         return;
     }
     ScanOutcome scan = scan_segment(*bytes, *header, UINT32_MAX, nullptr);
+    s.size_bytes = scan.valid_end;  // the data; an active segment's file is preallocated
     s.entries = scan.records;
     s.last_index = scan.last_index;
     if (scan.bad_offset) {
@@ -65,7 +66,8 @@ void check_segment(const std::string& dir, const ManifestSegment& m, Report* rep
         }
     }
     if (m.sealed && !scan.bad_offset &&
-        (s.last_index != m.last_index || s.entries != m.records || s.size_bytes != m.size_bytes)) {
+        (s.last_index != m.last_index || s.entries != m.records || s.size_bytes != m.size_bytes ||
+         bytes->size() != m.size_bytes)) {
         report->problems.push_back("segment " + path + " does not match the manifest");
     }
     std::optional<std::vector<bool>> bits =

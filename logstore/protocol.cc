@@ -1,15 +1,13 @@
 #include "logstore/protocol.h"
 
+#include "common/fbs.h"
+
 namespace copycat::logstore {
 
 const fb::StorageMessage* parse_message(std::span<const uint8_t> bytes) {
-    flatbuffers::Verifier::Options options;
-    options.max_depth = 16;
-    options.max_tables = 4'000'000;
-    flatbuffers::Verifier verifier(bytes.data(), bytes.size(), options);
-    if (!fb::VerifyStorageMessageBuffer(verifier)) return nullptr;
-    const fb::StorageMessage* message = fb::GetStorageMessage(bytes.data());
-    if (message->body_type() == fb::Body::NONE) return nullptr;
+    const fb::StorageMessage* message = verify_flatbuffer<fb::StorageMessage>(
+        bytes.data(), bytes.size(), fb::StorageMessageIdentifier(), {16, 4'000'000});
+    if (message == nullptr || message->body_type() == fb::Body::NONE) return nullptr;
     return message;
 }
 

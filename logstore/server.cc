@@ -2,6 +2,8 @@
 
 #include <zmq.hpp>
 
+#include <unistd.h>
+
 #include <atomic>
 
 #include "common/event_loop.h"
@@ -67,6 +69,7 @@ public:
         loop.add_periodic(std::chrono::seconds(1), [this] {
             service_.refresh_gauges();
             writable_ = !log_.failed();
+            directory_writable_ = ::access(options_.log.directory.c_str(), W_OK) == 0;
         });
     }
 
@@ -100,6 +103,7 @@ public:
     }
 
     const std::atomic<bool>& writable() const { return writable_; }
+    const std::atomic<bool>& directory_writable() const { return directory_writable_; }
 
 private:
     void send_all(const std::vector<Outgoing>& out) {
@@ -118,6 +122,7 @@ private:
     zmq::context_t context_{1};
     zmq::socket_t router_;
     std::atomic<bool> writable_{true};
+    std::atomic<bool> directory_writable_{true};
 };
 
 }  // namespace
@@ -144,6 +149,11 @@ int serve(const ServerOptions& options) {
     const std::atomic<bool>& writable = server.writable();
     (*http)->add_readiness_check("log-writable", [&writable] {
         return writable ? Status::ok() : io_error("the log refuses writes after an I/O failure");
+    });
+    const std::atomic<bool>& directory_writable = server.directory_writable();
+    std::string directory = options.log.directory;
+    (*http)->add_readiness_check("data-dir-writable", [&directory_writable, directory] {
+        return directory_writable ? Status::ok() : io_error(directory + " is not writable");
     });
     Status bound = server.bind();
     if (!bound.is_ok()) {
