@@ -73,9 +73,17 @@ Raft::Raft(const Options& options, Random& random, RestoredState restored)
         if (entry.type == EntryType::configuration) note_configuration_entry(entry);
         log_.append(std::move(entry));
     }
+    bool log_behind_snapshot = snapshot_ && log_.last_index() < snapshot_->index;
     if (snapshot_ && log_.first_index() <= snapshot_->index) {
         log_.compact_to(snapshot_->index, snapshot_->term);  // entries the snapshot covers
         forget_configurations_before(snapshot_->index);
+    }
+    if (log_behind_snapshot) {
+        // The snapshot was taken past the durable log (a server applies before its own
+        // fsync) and a crash lost the rest: the stored log must restart after the snapshot,
+        // or the next append would leave a gap in it (copycat-sim seed 16639).
+        persist(std::nullopt, std::nullopt, {});
+        ready_.persist.back().snapshot = *snapshot_;
     }
     apply_configuration_from_log();
     commit_index_ = snapshot_ ? snapshot_->index : log_.first_index() - 1;
@@ -143,6 +151,10 @@ void Raft::persisted(uint64_t seq) {
         ready_.messages.push_back(std::move(it->second));
     }
     held_.erase(held_.begin(), ready_end);
+    if (role_ == Role::candidate && persisted_seq_ >= hard_state_seq_ &&
+        granted_by_voters() >= configuration_.quorum()) {
+        become_leader();  // the only voter: its own vote, now durable, elects it
+    }
     if (role_ == Role::leader) advance_commit();
 }
 
@@ -171,7 +183,7 @@ void Raft::tick() {
 
 void Raft::tick_follower() {
     if (ticks_ < election_deadline_) return;
-    if (member_type() != MemberType::active) {
+    if (!may_campaign()) {
         reset_election_timer();
         return;
     }
@@ -180,6 +192,33 @@ void Raft::tick_follower() {
     } else {
         become_candidate();
     }
+}
+
+// A voter of the configuration in force campaigns; so does one whose own removal or demotion is
+// the latest configuration of its log, not known committed: the voters left may lack that
+// entry and need its log to elect anyone. It then leads without counting itself, commits the
+// change and steps down (commit_configurations). Without this, copycat-sim seeds 87, 155, 169,
+// 303 and 332 stalled for good: the leader removed itself and crashed before the change
+// committed, and the only other voter, behind, could win no vote
+// (RaftMembership.LeaderThatRemovedItselfAndRestartedCampaignsUntilTheRemovalCommits).
+bool Raft::may_campaign() const {
+    if (member_type() == MemberType::active) return true;
+    if (configuration_.index <= commit_index_ || log_configurations_.empty() ||
+        log_configurations_.rbegin()->first != configuration_.index) {
+        return false;
+    }
+    auto latest = std::prev(log_configurations_.end());
+    const Configuration& previous = latest == log_configurations_.begin()
+                                        ? committed_configuration_
+                                        : std::prev(latest)->second;
+    return previous.index < configuration_.index && previous.is_voter(options_.id);
+}
+
+// Votes count for the configuration in force: a candidate outside it does not count its own.
+size_t Raft::granted_by_voters() const {
+    size_t granted = 0;
+    for (NodeId id : votes_granted_) granted += configuration_.is_voter(id) ? 1 : 0;
+    return granted;
 }
 
 void Raft::become_follower(Term term, NodeId leader) {
@@ -204,7 +243,7 @@ void Raft::become_follower(Term term, NodeId leader) {
 void Raft::start_poll() {
     leader_ = 0;
     reset_election_timer();
-    if (configuration_.quorum() <= 1) {
+    if (sole_voter()) {
         become_candidate();
         return;
     }
@@ -226,10 +265,11 @@ void Raft::become_candidate() {
     votes_granted_ = {options_.id};
     votes_refused_.clear();
     reset_election_timer();
-    if (votes_granted_.size() >= configuration_.quorum()) {
-        become_leader();
-        return;
-    }
+    // The only voter of its configuration wins by its own vote, but only once the vote (and
+    // the term) is durable, in persisted(): leading at once let a crash lose the term, and the
+    // restarted server led the same term again with a different entry at the same index
+    // (copycat-sim seeds 293 and 394: log matching; RaftElection.
+    // OnlyVoterLeadsOnceItsOwnVoteIsDurable). Vote requests are held until then anyway.
     VoteRequest request{hard_state_.term, options_.id, log_.last_index(), log_.last_term(),
                         transfer_election_};
     for (NodeId voter : configuration_.voters()) {
@@ -319,9 +359,17 @@ bool Raft::log_up_to_date(Index last_index, Term last_term) const {
            (last_term == log_.last_term() && last_index >= log_.last_index());
 }
 
+// Polls and votes do not consult this server's configuration: a voter whose log is behind may
+// not know yet that the candidate was made a voter, and its vote may be the one the candidate
+// needs (Raft dissertation §4.1: "a server also grants its vote to a candidate that is not part
+// of its latest configuration"). Refusing it stalled copycat-sim seeds 51 and 71 for good: n3,
+// the leader's last voter besides n4 (just promoted, behind), could not be elected because
+// n4's stale configuration still listed n3 as passive. Safety rests on the log check and the
+// candidate's own quorum; a member that is not a voter of its own configuration never
+// campaigns (RaftVote.VoteIsGrantedToACandidateTheVotersStaleConfigurationDoesNotListAsVoter).
 void Raft::handle(NodeId from, const PollRequest& request) {
     bool accepted = request.term > hard_state_.term && role_ != Role::leader &&
-                    !heard_from_leader_recently() && configuration_.is_voter(from) &&
+                    !heard_from_leader_recently() &&
                     log_up_to_date(request.last_index, request.last_term);
     send(from, PollResponse{hard_state_.term, accepted}, false);
 }
@@ -333,7 +381,7 @@ void Raft::handle(NodeId from, const PollResponse& response) {
         return;
     }
     (response.accepted ? votes_granted_ : votes_refused_).insert(from);
-    if (votes_granted_.size() >= configuration_.quorum()) {
+    if (granted_by_voters() >= configuration_.quorum()) {
         become_candidate();
     } else if (votes_refused_.size() >= configuration_.quorum()) {
         polling_ = false;
@@ -347,8 +395,7 @@ void Raft::handle(NodeId from, const VoteRequest& request) {
     }
     if (request.term > hard_state_.term) become_follower(request.term, 0);
     bool grant = (hard_state_.vote == 0 || hard_state_.vote == request.candidate) &&
-                 role_ == Role::follower && configuration_.is_voter(request.candidate) &&
-                 log_up_to_date(request.last_index, request.last_term);
+                 role_ == Role::follower && log_up_to_date(request.last_index, request.last_term);
     if (grant && hard_state_.vote != request.candidate) {
         hard_state_.vote = request.candidate;
         save_hard_state();
@@ -369,7 +416,7 @@ void Raft::handle(NodeId from, const VoteResponse& response) {
     }
     if (role_ != Role::candidate || response.term != hard_state_.term) return;
     (response.granted ? votes_granted_ : votes_refused_).insert(from);
-    if (votes_granted_.size() >= configuration_.quorum()) {
+    if (granted_by_voters() >= configuration_.quorum()) {
         become_leader();
     } else if (votes_refused_.size() >= configuration_.quorum()) {
         become_follower(hard_state_.term, 0);
@@ -637,7 +684,7 @@ void Raft::read_index(uint64_t read_id) {
         return;
     }
     PendingRead read{read_id, commit_index_, 0};
-    if (configuration_.quorum() <= 1 || COPYCAT_PLANT(read_without_confirmation)) {
+    if (sole_voter() || COPYCAT_PLANT(read_without_confirmation)) {
         ready_.reads.push_back({read_id, ReadStatus::ready, read.index});
         return;
     }
@@ -664,9 +711,18 @@ void Raft::lease_read(uint64_t read_id) {
 // elected and commit while the lease still runs, however late its vote requests arrive: the
 // lease is given up for the rest of the term
 // (RaftLease.LeaseReadIsNotServedOnceALeadershipTransferStarted).
+// This server alone is a quorum. Not so for a leader that appended its own removal or demotion:
+// the voters left may elect another leader without it, and it must confirm its reads with
+// them (copycat-sim seed 274: the removed leader answered a read at once while the only voter
+// left had elected itself and committed past it; RaftRead.
+// LeaderThatAppendedItsOwnRemovalConfirmsReadsWithTheVotersLeft).
+bool Raft::sole_voter() const {
+    return configuration_.quorum() <= 1 && configuration_.is_voter(options_.id);
+}
+
 bool Raft::lease_holds() const {
     if (lease_forfeited_) return false;
-    if (configuration_.quorum() <= 1) return true;
+    if (sole_voter()) return true;
     if (!lease_valid_) return false;
     double lease_ticks = options_.election_timeout_ticks * options_.lease_fraction;
     return static_cast<double>(ticks_ - lease_round_start_tick_) < lease_ticks;
@@ -688,7 +744,10 @@ void Raft::release_reads_for_commit() {
 void Raft::confirm_round(Progress& progress, uint64_t round) {
     if (round <= progress.acked_round) return;
     progress.acked_round = round;
-    std::vector<uint64_t> acked = {round_};  // this leader is in every round it starts
+    // This leader is in every round it starts, but counts only while it is a voter: once its
+    // own removal or demotion is appended, the voters left elect without it.
+    std::vector<uint64_t> acked;
+    if (configuration_.is_voter(options_.id)) acked.push_back(round_);
     for (const auto& p : progress_) {
         if (configuration_.is_voter(p->id)) acked.push_back(p->acked_round);
     }
@@ -736,15 +795,19 @@ Result<Index> Raft::propose(std::vector<uint8_t> payload, uint8_t compaction_mod
 }
 
 Result<Index> Raft::propose_configuration(std::vector<Member> members,
-                                          Index expected_configuration_index) {
+                                          Index expected_configuration_index,
+                                          std::optional<Term> expected_configuration_term) {
     if (role_ != Role::leader) return Status(StatusCode::unavailable, "not the leader");
     if (commit_index_ < first_index_of_term_ || configuration_.index > commit_index_) {
         return Status(StatusCode::unavailable, "a configuration change is in progress");
     }
-    if (expected_configuration_index != configuration_.index) {
+    bool same_term =
+        !expected_configuration_term || *expected_configuration_term == configuration_.term;
+    if (expected_configuration_index != configuration_.index || !same_term) {
         return conflict("the configuration changed: expected index " +
                         std::to_string(expected_configuration_index) + ", current " +
-                        std::to_string(configuration_.index));
+                        std::to_string(configuration_.index) + " (term " +
+                        std::to_string(configuration_.term) + ")");
     }
     std::sort(members.begin(), members.end(),
               [](const Member& a, const Member& b) { return a.id < b.id; });
@@ -842,7 +905,7 @@ void Raft::check_availability() {
         for (Member& m : members) {
             if (m.id == progress->id) m.available = !silent;
         }
-        (void)propose_configuration(std::move(members), configuration_.index);
+        (void)propose_configuration(std::move(members), configuration_.index, configuration_.term);
         return;
     }
 }

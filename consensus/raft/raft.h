@@ -134,11 +134,14 @@ public:
     // Leader only: appends a command entry; its index, or the status saying why not
     // (not the leader, or a leadership transfer in progress).
     Result<Index> propose(std::vector<uint8_t> payload, uint8_t compaction_mode = 0);
-    // Leader only: a single-server configuration change, refused unless
-    // expected_configuration_index is the current configuration's index (compare and set),
-    // no other change is uncommitted, and this leader has committed an entry of its term.
+    // Leader only: a single-server configuration change, refused unless the expected index
+    // (and term, when given) is the current configuration's (compare and set: with the term,
+    // a configuration that a new leader wrote at the same index after dropping the one the
+    // caller saw is told apart), no other change is uncommitted, and this leader has
+    // committed an entry of its term.
     Result<Index> propose_configuration(std::vector<Member> members,
-                                        Index expected_configuration_index);
+                                        Index expected_configuration_index,
+                                        std::optional<Term> expected_configuration_term = {});
     // Linearizable read (ReadIndex): answered in Ready::reads once a heartbeat round that
     // started after the read confirms leadership. One round serves every waiting read.
     void read_index(uint64_t read_id);
@@ -181,6 +184,8 @@ private:
     void tick_leader();
     void tick_follower();
     bool heard_from_leader_recently() const;
+    bool may_campaign() const;
+    size_t granted_by_voters() const;
     void accept_leader(Term term, NodeId leader);
     void add_progress(NodeId id);
 
@@ -215,6 +220,7 @@ private:
     void start_round();
     void confirm_round(Progress& progress, uint64_t round);
     bool lease_holds() const;
+    bool sole_voter() const;
     void release_reads_for_commit();
     void fail_reads(ReadStatus status);
 

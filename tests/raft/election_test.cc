@@ -211,6 +211,25 @@ TEST(RaftVote, VoteOnlyForLogAtLeastAsUpToDate) {
     EXPECT_TRUE(grants(1, 3)) << "higher last term, shorter log";
 }
 
+// A voter whose log stops before the entry that made the candidate a voter still sees it as
+// passive; its vote may be the one the candidate needs (Raft dissertation §4.1; copycat-sim
+// seeds 51 and 71 stalled for good when it was refused).
+TEST(RaftVote, VoteIsGrantedToACandidateTheVotersStaleConfigurationDoesNotListAsVoter) {
+    Configuration stale = active_members(3);
+    stale.members[0].type = MemberType::passive;  // node 1, since promoted
+    Driver voter(2, restored_state(stale));
+    voter.deliver(1, PollRequest{1, 1, 0, 0});
+    std::vector<PollResponse> polls = voter.take<PollResponse>(1);
+    ASSERT_EQ(polls.size(), 1u);
+    EXPECT_TRUE(polls[0].accepted);
+    voter.deliver(1, vote_request(1, 1));
+    voter.ack();
+    std::vector<VoteResponse> votes = voter.take<VoteResponse>(1);
+    ASSERT_EQ(votes.size(), 1u);
+    EXPECT_TRUE(votes[0].granted);
+    EXPECT_EQ(voter->vote(), 1u);
+}
+
 TEST(RaftVote, VoteIsPersistedBeforeResponseLeaves) {
     Driver voter(1, restored_state(3));
     voter.deliver(2, vote_request(1, 2));
@@ -224,6 +243,19 @@ TEST(RaftVote, VoteIsPersistedBeforeResponseLeaves) {
     std::vector<VoteResponse> responses = voter.take<VoteResponse>(2);
     ASSERT_EQ(responses.size(), 1u);
     EXPECT_TRUE(responses[0].granted);
+}
+
+// The only voter wins by its own vote, but only once that vote is durable: a crash before could
+// lose the term, and the restarted server would lead the same term again with another entry at
+// the same index (copycat-sim seeds 293 and 394).
+TEST(RaftElection, OnlyVoterLeadsOnceItsOwnVoteIsDurable) {
+    Driver node(1, restored_state(1));
+    ASSERT_GE(node.tick_until([&] { return node->role() != Role::follower; }, 4 * T), 0);
+    EXPECT_EQ(node->role(), Role::candidate) << "its vote is not durable yet";
+    EXPECT_EQ(node->log().last_index(), 0u) << "no entry of a term it may lose";
+    node.ack();
+    EXPECT_EQ(node->role(), Role::leader);
+    EXPECT_EQ(node->log().last_index(), 1u);
 }
 
 TEST(RaftElection, ElectionTimeoutsAreRandomizedBetweenOneAndTwoTimeouts) {

@@ -107,6 +107,30 @@ TEST(RaftMembership, PassiveMemberReceivesOnlyCommittedEntries) {
     EXPECT_EQ(to_passive[0].entries[0].index, index);
 }
 
+// Node 1 led, appended its own removal and restarted before it committed: node 2, the only voter
+// left, lacks the entry and needs node 1's log to elect anyone, so node 1 campaigns, leads
+// without counting itself, commits the removal and steps down (copycat-sim seeds 87, 155, 169,
+// 303, 332: the cluster stalled for good).
+TEST(RaftMembership, LeaderThatRemovedItselfAndRestartedCampaignsUntilTheRemovalCommits) {
+    Configuration removal{2, 1, {{1, MemberType::inactive, true}, {2, MemberType::active, true}}};
+    std::vector<Entry> entries = {
+        command(1, 1), Entry{1, 2, EntryType::configuration, 0, 0, encode_configuration(removal)}};
+    Driver node(1, restored_state(active_members(2), HardState{1, 1}, entries));
+    ASSERT_EQ(node->member_type(), MemberType::inactive);
+    ASSERT_GE(node.tick_until([&] { return node.count<PollRequest>(2) > 0; }, 4 * T), 0);
+    node.take<PollRequest>();
+    node.deliver(2, PollResponse{node->term(), true});
+    node.ack();
+    ASSERT_EQ(node->role(), Role::candidate) << "its own vote does not count";
+    ASSERT_EQ(node.take<VoteRequest>(2).size(), 1u);
+    node.deliver(2, VoteResponse{node->term(), true});
+    ASSERT_EQ(node->role(), Role::leader) << "node 2 is the whole quorum";
+    node.ack();
+    answer_appends(node, 2);
+    EXPECT_GE(node->commit_index(), 2u);
+    EXPECT_EQ(node->role(), Role::follower) << "its removal committed: it steps down";
+}
+
 TEST(RaftMembership, PassiveMemberNeverCampaigns) {
     Driver passive(4, restored_state(three_and(MemberType::passive)));
     passive.tick(10 * T);

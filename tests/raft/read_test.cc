@@ -162,5 +162,24 @@ TEST(RaftLease, LeaseReadIsNotServedOnceALeadershipTransferStarted) {
     }
 }
 
+// A leader that appended its own removal is no longer a voter: node 2, the only voter left, may
+// already have elected itself and committed more, so the read waits for node 2 to confirm it
+// (copycat-sim seed 274: a stale read).
+TEST(RaftRead, LeaderThatAppendedItsOwnRemovalConfirmsReadsWithTheVotersLeft) {
+    Driver leader(1, restored_state(2));
+    elect_and_commit(leader);
+    leader.take_all();
+    std::vector<Member> members = {{1, MemberType::inactive, true}, {2, MemberType::active, true}};
+    ASSERT_TRUE(leader->propose_configuration(members, 0).is_ok());
+    ASSERT_EQ(leader->role(), Role::leader) << "until its removal commits";
+    leader->read_index(7);
+    leader.tick(static_cast<int>(test_options(1).election_timeout_ticks));  // past the lease
+    leader->lease_read(8);
+    leader.collect();
+    for (const ReadState& read : leader.reads) {
+        EXPECT_NE(read.status, ReadStatus::ready) << "read " << read.id << " not confirmed";
+    }
+}
+
 }  // namespace
 }  // namespace copycat::raft

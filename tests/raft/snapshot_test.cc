@@ -582,5 +582,27 @@ TEST(RaftSnapshotCluster, IsolatedFollowerCatchesUpThroughASnapshotAndTheLogsAgr
     EXPECT_EQ(static_cast<Index>(applied.end() - after), leader.commit_index() - index);
 }
 
+// A server that took a snapshot past its durable log and crashed restarts with a stored log
+// that ends before the snapshot: its first PersistOp carries the snapshot, telling storage the
+// log restarts after it, so the next append leaves no gap (copycat-sim seed 16639).
+TEST(RaftSnapshotRestart, StoredLogBehindTheSnapshotIsRestartedAfterIt) {
+    RestoredState restored = restored_state(3, HardState{2, 0}, entries_with_terms({1, 1, 2}));
+    restored.snapshot = make_snapshot(5, 2);
+    Driver node(2, std::move(restored));
+    node.collect();
+    ASSERT_EQ(node.unacked.size(), 1u);
+    ASSERT_TRUE(node.unacked[0].snapshot.has_value());
+    EXPECT_EQ(node.unacked[0].snapshot->index, 5u);
+    EXPECT_EQ(node->log().first_index(), 6u);
+    EXPECT_EQ(node->commit_index(), 5u);
+
+    RestoredState caught_up =
+        restored_state(3, HardState{2, 0}, entries_with_terms({1, 1, 2, 2, 2}));
+    caught_up.snapshot = make_snapshot(5, 2);
+    Driver other(3, std::move(caught_up));
+    other.collect();
+    EXPECT_TRUE(other.unacked.empty()) << "a log that reaches the snapshot needs no rewrite";
+}
+
 }  // namespace
 }  // namespace copycat::raft

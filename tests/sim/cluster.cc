@@ -1,9 +1,14 @@
 #include "tests/sim/cluster.h"
 
 #include <algorithm>
+#include <iterator>
 #include <limits>
+#include <map>
 #include <memory>
+#include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "common/assert.h"
 #include "tests/sim/client.h"
@@ -31,6 +36,95 @@ struct NodeSeen {
     raft::Index commit_index = 0;
 };
 
+// One single-server change the operator asks for: its kind (as counted in fault_kinds), the
+// member it changes, and the whole member list it proposes.
+struct MembershipChange {
+    std::string kind;
+    raft::NodeId node = 0;
+    std::vector<raft::Member> members;
+};
+
+struct ChangeOption {
+    raft::NodeId node = 0;
+    raft::MemberType to = raft::MemberType::inactive;
+};
+
+// The changes open to each member of the view: promote, demote, remove, or add back.
+std::map<std::string, std::vector<ChangeOption>> change_options(
+    const raft::Configuration& view, const std::vector<raft::NodeId>& ids, Rng& rng) {
+    using raft::MemberType;
+    std::map<std::string, std::vector<ChangeOption>> options;
+    for (const raft::NodeId id : ids) {
+        const raft::Member* member = view.find(id);
+        const MemberType type = member != nullptr ? member->type : MemberType::inactive;
+        if (type == MemberType::passive) {
+            options["membership_promote_passive"].push_back({id, MemberType::active});
+            options["membership_demote_passive"].push_back({id, MemberType::reserve});
+        } else if (type == MemberType::active) {
+            options["membership_demote_active"].push_back({id, MemberType::passive});
+        } else if (type == MemberType::reserve) {
+            options["membership_promote_reserve"].push_back({id, MemberType::passive});
+        }
+        if (type != MemberType::inactive) {
+            options["membership_remove"].push_back({id, MemberType::inactive});
+        } else {
+            const uint64_t draw = rng.uniform(5);  // mostly as a non-voter, sometimes a voter
+            const MemberType back = draw < 2   ? MemberType::reserve
+                                    : draw < 4 ? MemberType::passive
+                                               : MemberType::active;
+            options["membership_add_back"].push_back({id, back});
+        }
+    }
+    return options;
+}
+
+// A change of one member of the view, the kind drawn first (uniformly among those open).
+std::optional<MembershipChange> draw_membership_change(const raft::Configuration& view,
+                                                       const std::vector<raft::NodeId>& ids,
+                                                       Rng& rng) {
+    const std::map<std::string, std::vector<ChangeOption>> options = change_options(view, ids, rng);
+    if (options.empty()) return std::nullopt;
+    auto kind = options.begin();
+    std::advance(kind, static_cast<long>(rng.uniform(options.size())));
+    const ChangeOption option = rng.pick(kind->second);
+    MembershipChange change{kind->first, option.node, view.members};
+    std::erase_if(change.members, [&](const raft::Member& m) { return m.id == option.node; });
+    // A removed member is either left out or listed as inactive: both mean the same.
+    if (option.to != raft::MemberType::inactive || rng.chance(0.5)) {
+        const raft::Member* member = view.find(option.node);
+        change.members.push_back({option.node, option.to, member == nullptr || member->available});
+    }
+    return change;
+}
+
+std::string describe_configuration(const raft::Configuration& configuration) {
+    std::string text = "configuration " + str(configuration.index) + ":";
+    for (const raft::Member& member : configuration.members) {
+        text += " n" + str(member.id) + " " + raft::member_type_name(member.type);
+        if (!member.available) text += " (unavailable)";
+    }
+    return text;
+}
+
+// Whether a node may lead by its own configuration: as a voter of the configuration in force,
+// or, while that is not committed, of the one before it (a leader that removed itself and
+// restarted must finish the change: raft.cc, may_campaign). True when the log no longer holds
+// the one before (compacted): unknown here.
+bool may_lead(const raft::Raft& raft) {
+    const raft::Configuration& configuration = raft.configuration();
+    if (configuration.is_voter(raft.id())) return true;
+    if (configuration.index <= raft.commit_index()) return false;
+    const raft::RaftLog& log = raft.log();
+    for (raft::Index index = std::min(configuration.index, log.last_index() + 1);
+         index > log.first_index();) {
+        const raft::Entry& entry = log.at(--index);
+        if (entry.type != raft::EntryType::configuration) continue;
+        const Result<raft::Configuration> previous = raft::decode_configuration(entry.payload);
+        return previous.is_ok() && previous.value().is_voter(raft.id());
+    }
+    return true;
+}
+
 class Cluster;
 const Cluster* running = nullptr;  // for current_run_trace()
 
@@ -44,7 +138,7 @@ public:
     std::string trace_text() const { return trace_.text(); }
 
 private:
-    enum class Source { none, fault, disk, network, client, tick };
+    enum class Source { none, fault, disk, network, client, tick, operator_request };
     struct Next {
         uint64_t time_us = never;
         Source source = Source::none;
@@ -68,6 +162,10 @@ private:
     void partition(FaultKind kind);
     void heal(const char* why);
     void clog();
+    // the operator: membership changes and leadership transfers (faults.h, MembershipPlan)
+    void operator_request();
+    void change_membership(size_t index);
+    void transfer_leadership(size_t index);
     // the nodes' effects, and the invariants
     void route(size_t index);
     void send(size_t index, const raft::Envelope& envelope);
@@ -75,11 +173,14 @@ private:
     void check_node(size_t index);
     void check_leader_commit(size_t index);
     void check_commit_safety(size_t index);
+    struct Candidacy;
+    std::vector<Candidacy> candidacies(size_t index, raft::Index commit, uint64_t hash) const;
     void observe_reads(size_t index, const Effects& effects);
     void trace_violations();
     // the end of a run
     void settle();
     bool converged() const;
+    bool holds_state(const raft::Configuration& configuration, size_t index) const;
     void compare_states();
     void read_back(const Node& leader);
     void check_history();
@@ -93,6 +194,7 @@ private:
     FaultPlan plan_;
     Rng fault_rng_;
     Rng crash_point_rng_;
+    Rng operator_rng_;
     History history_;
     Network network_;
     std::vector<std::unique_ptr<Disk>> disks_;
@@ -106,10 +208,13 @@ private:
     bool faulty_ = true;
     uint64_t next_fault_us_ = never;
     uint64_t heal_at_us_ = never;
+    uint64_t next_operator_us_ = never;
+    raft::Configuration operator_view_;  // the configuration the operator last saw
     std::vector<uint64_t> restart_at_us_;
     std::vector<const char*> crash_point_;  // armed for the end of this step, by node
     std::vector<NodeSeen> seen_;
     std::map<std::string, uint64_t> faults_;
+    std::map<std::string, uint64_t> effects_;  // what the operator's requests came to
     std::map<std::pair<raft::NodeId, uint64_t>, raft::Index> read_started_;  // committed then
     size_t violations_traced_ = 0;
     bool linearizability_unknown_ = false;
@@ -127,12 +232,16 @@ Cluster::Cluster(const RunOptions& options)
       plan_(draw_fault_plan(options.seed, options.nodes)),
       fault_rng_(options.seed, "fault schedule"),
       crash_point_rng_(options.seed, "crash points"),
+      operator_rng_(options.seed, "membership"),
       network_(Rng(options.seed, "network")),
       ids_(node_ids(plan_.nodes)),
       clients_(plan_.clients, ids_, Rng(options.seed, "clients"), history_),
       trace_(options.trace_lines, options.verbose) {
     raft::Configuration bootstrap;
-    for (const raft::NodeId id : ids_) bootstrap.members.push_back({id});
+    for (const raft::NodeId id : ids_) {
+        bootstrap.members.push_back({id, plan_.membership.initial[id - 1], true});
+    }
+    operator_view_ = bootstrap;
     network_.set_faults(plan_.network);
     for (const raft::NodeId id : ids_) {
         disks_.push_back(
@@ -152,6 +261,10 @@ RunReport Cluster::run() {
     for (size_t index = 0; index < nodes_.size(); ++index) restart(index);
     clients_.start(0);
     next_fault_us_ = fault_rng_.between(plan_.fault_gap_min_us, plan_.fault_gap_max_us);
+    if (plan_.membership.enabled) {
+        next_operator_us_ =
+            operator_rng_.between(plan_.membership.gap_min_us, plan_.membership.gap_max_us);
+    }
     while (steps_ < options_.steps && invariants_.ok() && step()) {
     }
     if (invariants_.ok()) settle();
@@ -181,6 +294,9 @@ Cluster::Next Cluster::next_event() const {
     }
     consider(network_.next_delivery_us(), Source::network, 0);
     consider(clients_.next_event_us(), Source::client, 0);
+    if (faulty_ && next_operator_us_ != never) {
+        consider(next_operator_us_, Source::operator_request, 0);
+    }
     for (size_t index = 0; index < nodes_.size(); ++index) {
         if (nodes_[index]->up()) consider(nodes_[index]->next_tick_us(), Source::tick, index);
     }
@@ -197,6 +313,7 @@ bool Cluster::step() {
         case Source::network: deliver(); break;
         case Source::client: client_event(); break;
         case Source::tick: tick(next.node); break;
+        case Source::operator_request: operator_request(); break;
         case Source::none: break;
     }
     ++steps_;
@@ -395,6 +512,71 @@ void Cluster::clog() {
                             format_time(until_us));
 }
 
+// --- the operator ---------------------------------------------------------------------------
+
+void Cluster::operator_request() {
+    next_operator_us_ =
+        now_us_ + operator_rng_.between(plan_.membership.gap_min_us, plan_.membership.gap_max_us);
+    const Node* node = leader();
+    if (node == nullptr) return;
+    const size_t index = node->id() - 1;
+    if (operator_rng_.chance(plan_.membership.transfer_chance)) {
+        transfer_leadership(index);
+    } else {
+        change_membership(index);
+    }
+    route(index);
+}
+
+void Cluster::change_membership(size_t index) {
+    const raft::Raft& raft = nodes_[index]->raft();
+    if (operator_rng_.chance(plan_.membership.refresh_chance))
+        operator_view_ = raft.configuration();
+    std::optional<MembershipChange> change =
+        draw_membership_change(operator_view_, ids_, operator_rng_);
+    if (!change) return;
+    count(change->kind);
+    // A view whose index matches a different configuration (the one the operator saw was
+    // truncated and another took its index): the compare-and-set on index and term must
+    // refuse it.
+    const bool stale_view = raft.configuration().index == operator_view_.index &&
+                            raft.configuration() != operator_view_;
+    const Result<raft::Index> result = nodes_[index]->configure(
+        change->members, operator_view_.index, operator_view_.term, now_us_);
+    std::string line = "operator: " + change->kind + " n" + str(change->node) + " at n" +
+                       str(ids_[index]) + ", expecting configuration " + str(operator_view_.index) +
+                       ": ";
+    if (result.is_ok()) {
+        effects_["membership_appended"]++;
+        if (stale_view) {
+            invariants_.add("membership",
+                            "a change was appended on a configuration the "
+                            "operator never saw (compare-and-set)");
+        }
+        line += "appended at index " + str(result.value()) + " (" +
+                describe_configuration(nodes_[index]->raft().configuration()) + ")";
+        operator_view_ = nodes_[index]->raft().configuration();
+    } else {
+        const bool cas = result.status().code() == StatusCode::conflict;
+        effects_[cas ? "membership_refused_cas" : "membership_refused"]++;
+        line += "refused: " + result.status().message();
+    }
+    trace_.add(now_us_, line);
+}
+
+void Cluster::transfer_leadership(size_t index) {
+    const std::vector<raft::NodeId> voters = nodes_[index]->raft().configuration().voters();
+    if (voters.empty()) return;
+    const raft::NodeId target = operator_rng_.pick(voters);
+    count("transfer_leadership");
+    const Status status = nodes_[index]->transfer_leadership(target, now_us_);
+    if (!status.is_ok()) effects_["transfer_refused"]++;
+    trace_.add(
+        now_us_,
+        "operator: transfer leadership from n" + str(ids_[index]) + " to n" + str(target) +
+            (status.is_ok() ? std::string(": under way") : ": refused: " + status.message()));
+}
+
 std::vector<raft::NodeId> Cluster::shuffled_ids() {
     std::vector<raft::NodeId> ids = ids_;
     fault_rng_.shuffle(ids);
@@ -481,6 +663,10 @@ void Cluster::check_node(size_t index) {
     invariants_.observe_commit(id, raft.commit_index(), raft.term(), raft.log());
     if (raft.role() == raft::Role::leader) invariants_.observe_leader(id, raft.term(), raft.log());
     NodeSeen& seen = seen_[index];
+    const bool led = seen.role == raft::Role::leader && seen.term == raft.term();
+    if (raft.role() == raft::Role::leader && !led) {
+        invariants_.observe_took_office(id, raft.term(), may_lead(raft));
+    }
     if (seen.role != raft.role() || seen.term != raft.term()) {
         trace_.add(now_us_, "n" + str(id) + " is " + raft::role_name(raft.role()) + " in term " +
                                 str(raft.term()) + " (vote " + str(raft.vote()) + ", leader " +
@@ -489,7 +675,10 @@ void Cluster::check_node(size_t index) {
     }
     if (seen.commit_index != raft.commit_index()) {
         trace_.add(now_us_, "n" + str(id) + " commit index " + str(raft.commit_index()));
-        if (raft.role() == raft::Role::leader && raft.commit_index() > seen.commit_index) {
+        // A leader that commits its own removal or demotion steps down at once, in its term:
+        // that commit is checked too.
+        const bool leads = raft.role() == raft::Role::leader || led;
+        if (leads && raft.commit_index() > seen.commit_index) {
             if (options_.promise_checks) check_leader_commit(index);
             if (options_.promise_checks) check_commit_safety(index);
             arm_crash_point(index, "crash_after_commit");
@@ -522,40 +711,59 @@ bool at_least_as_up_to_date(const LogEnd& a, const LogEnd& b) {
     return a.term > b.term || (a.term == b.term && a.index >= b.index);
 }
 
-// Figure 8: for each voter without the newly committed entry, how many voters (itself, and
-// those whose durable log, all a restart would leave them, is not ahead of its log) would vote
-// for it.
+// What a node would campaign with: its configuration, its log's end, and whether its log holds
+// the entry; after a restart (its durable state) and, while it is up, now (in memory).
+struct Cluster::Candidacy {
+    raft::Configuration configuration;
+    LogEnd end;
+};
+
+std::vector<Cluster::Candidacy> Cluster::candidacies(size_t index, raft::Index commit,
+                                                     uint64_t hash) const {
+    std::vector<Candidacy> found;
+    const Disk& disk = *disks_[index];
+    const raft::Entry* entry = disk.entry(commit);
+    if (commit >= disk.first_index() && (entry == nullptr || entry_hash(*entry) != hash)) {
+        found.push_back({disk.configuration(), {disk.last_term(), disk.last_index()}});
+    }
+    if (nodes_[index]->up()) {
+        const raft::Raft& raft = nodes_[index]->raft();
+        const raft::RaftLog& log = raft.log();
+        if (commit >= log.first_index() &&
+            (!log.contains(commit) || entry_hash(log.at(commit)) != hash)) {
+            found.push_back({raft.configuration(), {log.last_term(), log.last_index()}});
+        }
+    }
+    return found;
+}
+
+// Figure 8: for each node without the newly committed entry that is a voter of its own
+// configuration (the one it would campaign with, now or after a restart), how many voters of
+// that configuration (itself, and those whose durable log, all a restart would leave them, is
+// not ahead of its log) would vote for it. Membership changes: a candidate counts votes in its
+// own configuration, which may differ from the leader's (a removed member that never heard of
+// its removal still campaigns in the configuration before it), so every node is a candidate.
 void Cluster::check_commit_safety(size_t index) {
     const raft::Raft& leader = nodes_[index]->raft();
     const raft::Index commit = leader.commit_index();
     if (!leader.log().contains(commit)) return;
     const uint64_t hash = entry_hash(leader.log().at(commit));
-    const raft::Configuration& configuration = leader.configuration();
     for (size_t candidate = 0; candidate < nodes_.size(); ++candidate) {
-        if (!configuration.is_voter(ids_[candidate])) continue;
-        const Disk& disk = *disks_[candidate];
-        bool has = false;
-        LogEnd end{disk.last_term(), disk.last_index()};
-        if (nodes_[candidate]->up()) {
-            const raft::RaftLog& log = nodes_[candidate]->raft().log();
-            has = commit < log.first_index() ||
-                  (log.contains(commit) && entry_hash(log.at(commit)) == hash);
-            end = {log.last_term(), log.last_index()};
-        } else {
-            const raft::Entry* entry = disk.entry(commit);
-            has = commit < disk.first_index() || (entry != nullptr && entry_hash(*entry) == hash);
-        }
-        if (has) continue;
-        size_t voters = 0;
-        for (size_t voter = 0; voter < nodes_.size(); ++voter) {
-            const LogEnd durable{disks_[voter]->last_term(), disks_[voter]->last_index()};
-            if (configuration.is_voter(ids_[voter]) &&
-                (voter == candidate || at_least_as_up_to_date(end, durable))) {
-                ++voters;
+        for (const Candidacy& candidacy : candidacies(candidate, commit, hash)) {
+            const raft::Configuration& configuration = candidacy.configuration;
+            if (!configuration.is_voter(ids_[candidate])) continue;  // it never campaigns
+            size_t voters = 0;
+            for (const raft::NodeId voter : configuration.voters()) {
+                if (voter == 0 || voter > disks_.size()) continue;  // not simulated: no vote
+                const Disk& disk = *disks_[voter - 1];
+                const LogEnd durable{disk.last_term(), disk.last_index()};
+                if (voter == ids_[candidate] || at_least_as_up_to_date(candidacy.end, durable)) {
+                    ++voters;
+                }
             }
+            invariants_.observe_commit_safety(ids_[index], commit, ids_[candidate], voters,
+                                              configuration.quorum());
         }
-        invariants_.observe_commit_safety(ids_[index], commit, ids_[candidate], voters,
-                                          configuration.quorum());
     }
 }
 
@@ -591,12 +799,24 @@ void Cluster::settle() {
     }
 }
 
+// Members that keep the log (ACTIVE and PASSIVE) must end with the whole state; RESERVE members
+// and those removed (inactive, or left out) keep no log and are not waited for.
+bool Cluster::holds_state(const raft::Configuration& configuration, size_t index) const {
+    const raft::Member* member = configuration.find(ids_[index]);
+    return member != nullptr &&
+           (member->type == raft::MemberType::active || member->type == raft::MemberType::passive);
+}
+
+// The leader's log is all committed (so its configuration is the committed one) and every
+// member that holds state in it has applied all of it.
 bool Cluster::converged() const {
     const Node* node = leader();
     if (node == nullptr) return false;
     const raft::Index commit = node->raft().commit_index();
     if (commit != node->raft().log().last_index()) return false;
-    for (const auto& other : nodes_) {
+    for (size_t index = 0; index < nodes_.size(); ++index) {
+        if (!holds_state(node->raft().configuration(), index)) continue;
+        const Node* other = nodes_[index].get();
         if (!other->up() || other->applied_index() != commit ||
             other->raft().commit_index() != commit) {
             return false;
@@ -606,8 +826,10 @@ bool Cluster::converged() const {
 }
 
 void Cluster::compare_states() {
-    const Node& first = *nodes_.front();
-    for (const auto& node : nodes_) {
+    const Node& first = *leader();
+    for (size_t index = 0; index < nodes_.size(); ++index) {
+        const Node* node = nodes_[index].get();
+        if (!holds_state(first.raft().configuration(), index)) continue;
         if (node->kv().state_hash() != first.kv().state_hash()) {
             invariants_.add("state machine safety",
                             "after settling at index " + str(first.applied_index()) + ", node " +
@@ -615,8 +837,10 @@ void Cluster::compare_states() {
                                 "'s");
         }
     }
-    trace_.add(now_us_, "settled: every node applied up to " + str(first.applied_index()));
-    read_back(*leader());
+    trace_.add(now_us_, "settled: every member that keeps the log applied up to " +
+                            str(first.applied_index()) + " (" +
+                            describe_configuration(first.raft().configuration()) + ")");
+    read_back(first);
 }
 
 // Every key read back from the settled leader: an acknowledged write that was lost shows up
@@ -658,6 +882,7 @@ RunReport Cluster::report() {
         const bool effect = kind == "restart" || kind == "heal" || kind == "disk_lost_writes";
         (effect ? report.effects : report.faults)[kind] = amount;
     }
+    for (const auto& [kind, amount] : effects_) report.effects[kind] = amount;
     const NetworkStats& network = network_.stats();
     report.faults["message_lost"] = network.lost;
     report.faults["message_duplicated"] = network.duplicated;

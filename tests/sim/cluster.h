@@ -8,6 +8,11 @@
 // the cluster settle until every node has applied the leader's whole committed log, then
 // compares the state machines, reads every key back, and checks the client history for
 // linearizability. The first violation ends the run; the report then carries the trace.
+//
+// With membership in the plan, members may start PASSIVE or RESERVE, and an operator asks the
+// leader (as an administrative client would) for single-server changes and leadership transfers
+// until healing; at the end only the members that keep the log (ACTIVE and PASSIVE in the
+// leader's committed configuration) must have applied it all and hold the same state.
 #pragma once
 
 #include <cstdint>

@@ -132,6 +132,19 @@ raft::RestoredState Disk::restore() const {
     return restored;
 }
 
+raft::Configuration Disk::configuration() const {
+    raft::Configuration best = bootstrap_;
+    if (snapshot_ && snapshot_->configuration.index > best.index) best = snapshot_->configuration;
+    for (auto entry = entries_.rbegin(); entry != entries_.rend(); ++entry) {
+        if (entry->index <= best.index) break;
+        if (entry->type != raft::EntryType::configuration) continue;
+        Result<raft::Configuration> decoded = raft::decode_configuration(entry->payload);
+        if (decoded.is_ok()) best = std::move(decoded.value());
+        break;
+    }
+    return best;
+}
+
 void Disk::save_snapshot(const raft::Snapshot& snapshot) {
     if (snapshot_ && snapshot.index <= snapshot_->index) return;
     snapshot_ = snapshot;

@@ -66,6 +66,9 @@ public:
 
     // What the node restores on start-up.
     raft::RestoredState restore() const;
+    // The configuration a restart would put in force: the latest configuration entry of the
+    // durable log, else the snapshot's, else the bootstrap configuration.
+    raft::Configuration configuration() const;
 
     const raft::HardState& hard_state() const { return hard_state_; }
     raft::Index first_index() const { return first_index_; }

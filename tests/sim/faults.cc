@@ -95,6 +95,34 @@ void draw_weights(Rng& rng, FaultPlan& plan) {
     weight(FaultKind::network_knobs, 0, 3);
 }
 
+// Bootstrap member types: all active, or a few voters with passive and reserve members.
+std::vector<raft::MemberType> draw_initial_types(Rng& rng, int nodes) {
+    using raft::MemberType;
+    constexpr MemberType A = MemberType::active, P = MemberType::passive, R = MemberType::reserve;
+    const std::vector<std::vector<MemberType>> layouts =
+        nodes == 5 ? std::vector<std::vector<MemberType>>{{A, A, A, A, A}, {A, A, A, P, R},
+                                                          {A, A, A, A, P}, {A, A, A, P, P},
+                                                          {A, A, A, R, R}, {A, A, A, A, R}}
+                   : std::vector<std::vector<MemberType>>{{A, A, A}, {A, A, P}, {A, A, R}};
+    std::vector<MemberType> types = rng.pick(layouts);
+    rng.shuffle(types);
+    return types;
+}
+
+MembershipPlan draw_membership_plan(uint64_t seed, int nodes) {
+    Rng rng(seed, "membership plan");
+    MembershipPlan plan;
+    plan.initial.assign(static_cast<size_t>(nodes), raft::MemberType::active);
+    plan.enabled = rng.chance(0.4);
+    if (!plan.enabled) return plan;
+    plan.initial = draw_initial_types(rng, nodes);
+    plan.gap_min_us = rng.between(20'000, 300'000);
+    plan.gap_max_us = plan.gap_min_us + rng.between(0, 1'500'000);
+    plan.refresh_chance = 0.4 + rng.unit() * 0.6;
+    plan.transfer_chance = rng.unit() * 0.4;
+    return plan;
+}
+
 }  // namespace
 
 NetworkFaults draw_network_faults(Rng& rng) {
@@ -129,6 +157,7 @@ FaultPlan draw_fault_plan(uint64_t seed, int nodes) {
     plan.crash_point_chance = rng.chance(0.5) ? rng.unit() * 0.03 : 0.0;
     plan.crash_point_down_max_us = rng.between(1'000, 200'000);
     plan.snapshot_every_entries = rng.chance(0.6) ? rng.between(10, 300) : 0;
+    plan.membership = draw_membership_plan(seed, plan.nodes);
     return plan;
 }
 
@@ -143,6 +172,20 @@ FaultKind draw_fault_kind(const FaultPlan& plan, Rng& rng) {
     }
     return FaultKind::heal;
 }
+
+namespace {
+
+std::string describe_membership(const MembershipPlan& plan) {
+    if (!plan.enabled) return "";
+    std::string text = "; membership changes every " + std::to_string(plan.gap_min_us) + "-" +
+                       std::to_string(plan.gap_max_us) + " us, members";
+    for (size_t node = 0; node < plan.initial.size(); ++node) {
+        text += " n" + std::to_string(node + 1) + " " + raft::member_type_name(plan.initial[node]);
+    }
+    return text;
+}
+
+}  // namespace
 
 std::string describe(const FaultPlan& plan) {
     char text[512];
@@ -161,7 +204,7 @@ std::string describe(const FaultPlan& plan) {
         static_cast<unsigned long long>(plan.fault_gap_min_us),
         static_cast<unsigned long long>(plan.fault_gap_max_us),
         static_cast<unsigned long long>(plan.snapshot_every_entries));
-    return text;
+    return text + describe_membership(plan.membership);
 }
 
 }  // namespace copycat::sim

@@ -5,6 +5,11 @@
 // the fault schedule strikes (crashes, torn tails, partitions of every kind, clogged links).
 // The schedule itself (which fault when) is drawn as the run goes, by the cluster, from the
 // plan's weights.
+//
+// Membership (TESTING.md #7), in a fraction of the plans, drawn from streams of its own so that
+// the plans without it are those of before: some members start PASSIVE or RESERVE, and an
+// operator asks the leader, at random moments, for single-server changes (promote, demote,
+// remove, add back) with the configuration index it last saw, and for leadership transfers.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +40,15 @@ enum class FaultKind {
 constexpr int fault_kind_count = 11;
 const char* fault_kind_name(FaultKind kind);
 
+struct MembershipPlan {
+    bool enabled = false;
+    std::vector<raft::MemberType> initial;  // by node ([0] is node 1): the bootstrap types
+    uint64_t gap_min_us = 100'000;          // between two requests of the operator
+    uint64_t gap_max_us = 1'000'000;
+    double refresh_chance = 0.7;   // the operator re-reads the configuration before a change
+    double transfer_chance = 0.2;  // a request is a leadership transfer
+};
+
 struct FaultPlan {
     int nodes = 3;
     raft::Options raft;
@@ -58,6 +72,7 @@ struct FaultPlan {
     uint64_t snapshot_every_entries = 0;
     uint64_t crash_point_down_max_us = 20'000;
     int weights[fault_kind_count] = {};  // by FaultKind; restart is scheduled, weight unused
+    MembershipPlan membership;
 };
 
 // nodes: 3 or 5, or 0 to draw it from the seed.

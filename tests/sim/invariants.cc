@@ -155,6 +155,12 @@ void Invariants::observe_leader(raft::NodeId node, raft::Term term, const raft::
     }
 }
 
+void Invariants::observe_took_office(raft::NodeId node, raft::Term term, bool voter) {
+    if (voter) return;
+    add("membership", "node " + str(node) + " became leader of term " + str(term) +
+                          " though it is not a voter of its own configuration");
+}
+
 void Invariants::observe_apply(raft::NodeId node, const raft::Entry& entry, uint64_t state_hash) {
     NodeTrack& track = nodes_[node];
     if (entry.index != track.applied_index + 1) {

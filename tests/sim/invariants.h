@@ -18,7 +18,12 @@
 //                         only once a majority holds it durably
 //   commit safety         when a leader commits an entry, no node without it could win an
 //                         election: not enough voters' durable logs are behind its log (this
-//                         is what Figure 8 of the paper breaks, caught before the loss happens)
+//                         is what Figure 8 of the paper breaks, caught before the loss happens);
+//                         voters and quorum are those of the configuration the node would
+//                         campaign with (its own, in memory or durable), which membership
+//                         changes can make differ from the leader's
+//   membership            only a voter of its own configuration (or of the one before, while
+//                         that is uncommitted) becomes leader
 //   read safety           a read is answered at an index no lower than what was committed
 //                         anywhere when it arrived (a deposed leader's stale read)
 //
@@ -56,6 +61,10 @@ public:
                         const raft::RaftLog& log);
     // A leader's log must hold every entry committed in an earlier term.
     void observe_leader(raft::NodeId node, raft::Term term, const raft::RaftLog& log);
+    // A node became leader of term; voter: it is a voter of its own configuration (or of the one
+    // before, while that is uncommitted: a leader that removed itself finishing the change), as
+    // it must be to win (a removed, passive or reserve member never campaigns, nor wins).
+    void observe_took_office(raft::NodeId node, raft::Term term, bool voter);
     void observe_apply(raft::NodeId node, const raft::Entry& entry, uint64_t state_hash);
     // The state machine was replaced by a snapshot at index: the next apply is index + 1.
     void observe_install(raft::NodeId node, raft::Index index);
@@ -73,8 +82,9 @@ public:
     void observe_leader_commit(raft::NodeId leader, raft::Index index, size_t holders,
                                size_t quorum);
 
-    // A leader committed `index`; `node` lacks it and `voters` voters' durable logs are not
-    // ahead of node's log: it could be elected without the entry when voters >= quorum.
+    // A leader committed `index`; `node` lacks it and `voters` voters (of node's own
+    // configuration) have durable logs not ahead of node's log: it could be elected without
+    // the entry when voters >= quorum (of that configuration).
     void observe_commit_safety(raft::NodeId leader, raft::Index index, raft::NodeId node,
                                size_t voters, size_t quorum);
     // A node declared a read ready at read_index; committed_at_start: the highest index known

@@ -99,6 +99,25 @@ void Node::request(const ClientRequest& request, uint64_t now_us) {
     drain();
 }
 
+Result<raft::Index> Node::configure(std::vector<raft::Member> members,
+                                    raft::Index expected_configuration_index,
+                                    raft::Term expected_configuration_term, uint64_t now_us) {
+    if (!up()) return Status(StatusCode::unavailable, "down");
+    set_time(now_us);
+    Result<raft::Index> result = raft_->propose_configuration(
+        std::move(members), expected_configuration_index, expected_configuration_term);
+    drain();
+    return result;
+}
+
+Status Node::transfer_leadership(raft::NodeId target, uint64_t now_us) {
+    if (!up()) return Status(StatusCode::unavailable, "down");
+    set_time(now_us);
+    Status status = raft_->transfer_leadership(target);
+    drain();
+    return status;
+}
+
 void Node::drain() {
     while (true) {
         raft::Ready ready = raft_->take_ready();

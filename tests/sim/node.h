@@ -87,6 +87,14 @@ public:
     void receive(const raft::Envelope& envelope, uint64_t now_us);
     void persisted(uint64_t seq, uint64_t now_us);
     void request(const ClientRequest& request, uint64_t now_us);
+    // The operator's requests, as an administrative client hands them to the node: a
+    // single-server configuration change (compare and set on the configuration index) and a
+    // leadership transfer. Refused unless the node is up and believes it leads; otherwise the
+    // core's answer.
+    Result<raft::Index> configure(std::vector<raft::Member> members,
+                                  raft::Index expected_configuration_index,
+                                  raft::Term expected_configuration_term, uint64_t now_us);
+    Status transfer_leadership(raft::NodeId target, uint64_t now_us);
 
     Effects take_effects() { return std::exchange(effects_, Effects{}); }
 

@@ -11,6 +11,7 @@
 #include "consensus/raft/plants.h"
 #include "tests/sim/cluster.h"
 #include "tests/sim/disk.h"
+#include "tests/sim/faults.h"
 #include "tests/sim/invariants.h"
 #include "tests/sim/kv.h"
 #include "tests/sim/network.h"
@@ -341,6 +342,32 @@ TEST(SimInvariants, PromisesBrokenAreFlagged) {
     EXPECT_EQ(first_violation(reads), "read safety");
 }
 
+TEST(SimInvariants, ALeaderThatIsNoVoterOfItsConfigurationBreaksMembership) {
+    Invariants invariants;
+    invariants.observe_took_office(1, 3, true);
+    EXPECT_TRUE(invariants.ok());
+    invariants.observe_took_office(2, 4, false);
+    EXPECT_EQ(first_violation(invariants), "membership");
+}
+
+TEST(SimDisk, DurableConfigurationIsTheLatestInTheLogElseTheBootstrap) {
+    raft::Configuration bootstrap;
+    bootstrap.members = {{1, raft::MemberType::active, true}, {2, raft::MemberType::passive, true}};
+    Disk disk(bootstrap, Rng(1), DiskTiming{});
+    EXPECT_EQ(disk.configuration(), bootstrap);
+    raft::Configuration promoted{2, 1, bootstrap.members};
+    promoted.members[1].type = raft::MemberType::active;
+    raft::PersistOp op;
+    op.seq = 1;
+    op.entries = {
+        Entry{1, 1, EntryType::command, 0, 0, {}},
+        Entry{1, 2, EntryType::configuration, 0, 0, raft::encode_configuration(promoted)}};
+    ASSERT_TRUE(disk.write(op, 0).is_ok());
+    EXPECT_EQ(disk.configuration(), bootstrap) << "not durable yet";
+    disk.sync_due(1'000'000'000);
+    EXPECT_EQ(disk.configuration(), promoted);
+}
+
 // --- whole runs -----------------------------------------------------------------------------
 
 RunOptions short_run(uint64_t seed) {
@@ -367,6 +394,24 @@ TEST(SimRun, SeedsWithoutAPlantFindNoViolation) {
             << "seed " << seed << ": " << report.violations.front().detail << "\n"
             << report.trace;
     }
+}
+
+// Some seeds change membership: they run clean too, and the operator's requests are counted.
+TEST(SimRun, SeedsWithMembershipChangesFindNoViolation) {
+    uint64_t requests = 0;
+    for (uint64_t seed = 1; seed <= 40; ++seed) {
+        if (!draw_fault_plan(seed, 0).membership.enabled) continue;
+        const RunReport report = run_seed(short_run(seed));
+        EXPECT_TRUE(report.ok_run())
+            << "seed " << seed << ": " << report.violations.front().detail << "\n"
+            << report.trace;
+        for (const auto& [kind, amount] : report.faults) {
+            if (kind.starts_with("membership_") || kind == "transfer_leadership") {
+                requests += amount;
+            }
+        }
+    }
+    EXPECT_GT(requests, 0u);
 }
 
 TEST(SimRun, APlantedBugIsCaught) {
