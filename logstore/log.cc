@@ -253,6 +253,20 @@ Status SegmentedLog::write_current_manifest(std::optional<uint64_t> truncate_int
     return write_manifest(options_.directory, manifest);
 }
 
+// Makes segments_ live by a manifest update, then removes the files of `replaced`; a failure
+// here leaves the log directory in a state only a restart sorts out, so the log fails.
+Status SegmentedLog::swap_in_manifest(std::vector<std::unique_ptr<Segment>>& replaced,
+                                      const char* crash_point_name) {
+    Status written = write_current_manifest(std::nullopt);
+    if (!written.is_ok()) return fail(written);
+    crash_point(crash_point_name);
+    for (auto& segment : replaced) {
+        Status removed = segment->remove_files();
+        if (!removed.is_ok()) return fail(removed);
+    }
+    return Status::ok();
+}
+
 Status SegmentedLog::sync() {
     if (failed()) return failure_;
     Status synced = active().sync();
@@ -338,13 +352,8 @@ Status SegmentedLog::reset(uint64_t next_index) {
     std::vector<std::unique_ptr<Segment>> old = std::move(segments_);
     segments_.clear();
     segments_.push_back(std::move(*fresh));
-    Status written = write_current_manifest(std::nullopt);
-    if (!written.is_ok()) return fail(written);
-    crash_point("reset.after_manifest");
-    for (auto& segment : old) {
-        Status removed = segment->remove_files();
-        if (!removed.is_ok()) return fail(removed);
-    }
+    Status swapped = swap_in_manifest(old, "reset.after_manifest");
+    if (!swapped.is_ok()) return swapped;
     durable_index_ = next_index - 1;
     floor_ = std::max(floor_, next_index - 1);
     return sync_directory(options_.directory);
@@ -482,13 +491,8 @@ Result<SegmentSummary> SegmentedLog::install_segment(std::span<const uint64_t> r
     segments_.erase(segments_.begin() + static_cast<long>(position),
                     segments_.begin() + static_cast<long>(position + replaces.size()));
     segments_.insert(segments_.begin() + static_cast<long>(position), std::move(*candidate));
-    Status written = write_current_manifest(std::nullopt);
-    if (!written.is_ok()) return fail(written);
-    crash_point("install.after_manifest");
-    for (auto& old : replaced) {
-        Status removed = old->remove_files();
-        if (!removed.is_ok()) return fail(removed);
-    }
+    Status swapped = swap_in_manifest(replaced, "install.after_manifest");
+    if (!swapped.is_ok()) return swapped;
     COPYCAT_RETURN_IF_ERROR(sync_directory(options_.directory));
     crash_point("install.after_remove");
     return summarize(*segments_[position], true);

@@ -112,6 +112,8 @@ private:
     Status check_append(std::span<const EntryRef> entries, bool allow_holes) const;
     Status roll_over();
     Status write_current_manifest(std::optional<uint64_t> truncate_intent);
+    Status swap_in_manifest(std::vector<std::unique_ptr<Segment>>& replaced,
+                            const char* crash_point_name);
     Status truncate_across_segments(uint64_t index);
     Status verify_compacted(std::span<const uint64_t> replaces, const Segment& candidate,
                             size_t* first_position) const;
