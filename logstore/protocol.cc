@@ -7,7 +7,11 @@ namespace copycat::logstore {
 const fb::StorageMessage* parse_message(std::span<const uint8_t> bytes) {
     const fb::StorageMessage* message = verify_flatbuffer<fb::StorageMessage>(
         bytes.data(), bytes.size(), fb::StorageMessageIdentifier(), {16, 4'000'000});
-    if (message == nullptr || message->body_type() == fb::Body::NONE) return nullptr;
+    // A union type with no value verifies, but has no body to read (robustness_test.cc).
+    if (message == nullptr || message->body_type() == fb::Body::NONE ||
+        message->body() == nullptr) {
+        return nullptr;
+    }
     return message;
 }
 
