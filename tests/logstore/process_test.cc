@@ -223,6 +223,46 @@ TEST_F(LogstoreProcessTest, RefusesToStartOnACorruptSealedSegmentNamingFileAndOf
     EXPECT_NE(output.find("offset"), std::string::npos) << output;
 }
 
+// `copycat-logstore inspect` (offline, read-only): exit 0 on a healthy log with its segments
+// listed, exit 1 on a corrupt one naming file and offset, and it changes nothing.
+TEST_F(LogstoreProcessTest, InspectChecksEveryRecordAndNamesCorruption) {
+    start({"--segment-max-entries", "10"});
+    std::mt19937_64 random(4);
+    std::vector<Entry> entries;
+    for (uint64_t i = 1; i <= 25; ++i) entries.push_back(random_entry(random, i, 1));
+    uint64_t id = client().next_request_id();
+    ASSERT_TRUE(client().call(make_append(id, entries), id).is_ok());
+    stop_hard();
+    auto inspect = [&](const std::string& name) {
+        Result<Subprocess> run = Subprocess::start(
+            {COPYCAT_LOGSTORE_BINARY, "inspect", "--data-dir", data_dir(), "-w", "json"},
+            dir_.path() + "/" + name);
+        EXPECT_TRUE(run.is_ok());
+        int code = run->wait(10s);
+        return std::make_pair(code, run->output());
+    };
+    auto [healthy_code, healthy] = inspect("inspect-healthy.out");
+    EXPECT_EQ(healthy_code, 0) << healthy;
+    EXPECT_NE(healthy.find("\"ok\":true"), std::string::npos) << healthy;
+    EXPECT_NE(healthy.find("segment-00000003-v1.log"), std::string::npos) << healthy;
+    std::string segment = data_dir() + "/log/segment-00000002-v1.log";
+    {
+        std::fstream file(segment, std::ios::in | std::ios::out | std::ios::binary);
+        file.seekp(300);
+        char byte = 0;
+        file.read(&byte, 1);
+        file.seekp(300);
+        byte = static_cast<char>(byte ^ 0x01);
+        file.write(&byte, 1);
+    }
+    auto size_before = std::filesystem::file_size(segment);
+    auto [corrupt_code, corrupt] = inspect("inspect-corrupt.out");
+    EXPECT_EQ(corrupt_code, 1) << corrupt;
+    EXPECT_NE(corrupt.find("\"ok\":false"), std::string::npos) << corrupt;
+    EXPECT_NE(corrupt.find("segment-00000002-v1.log at offset"), std::string::npos) << corrupt;
+    EXPECT_EQ(std::filesystem::file_size(segment), size_before) << "inspect changes nothing";
+}
+
 // PostgreSQL's fsyncgate (TESTING.md, #12): after a failed fdatasync the logstore must not
 // acknowledge anything more, nor pretend a retry made it durable. strace makes the 30th
 // fdatasync of the process, and every one after it, fail with EIO.
