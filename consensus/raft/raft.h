@@ -55,7 +55,10 @@ struct Options {
     // heard one, and voting at once could elect a leader inside the old one's lease.
     uint32_t quiet_ticks_after_start = 75;
     // Lease reads are served for this fraction of the election timeout after a heartbeat
-    // round started; the rest is the margin for clock drift between servers.
+    // round started; the rest is the margin for clock drift between servers (the documented
+    // bound: clocks that differ in rate by less than 1 - lease_fraction). Ticks round time to
+    // a tick each side, which eats into the margin when the election timeout is only a few
+    // ticks: keep it at tens of ticks (the default 75) where lease reads matter.
     double lease_fraction = 0.8;
     size_t snapshot_chunk_bytes = 32 * 1024;  // InstallSnapshotRequest data per chunk
     // After a snapshot, the log keeps this many entries before it, so that a follower a

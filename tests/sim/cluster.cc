@@ -1,6 +1,7 @@
 #include "tests/sim/cluster.h"
 
 #include <algorithm>
+#include <deque>
 #include <iterator>
 #include <limits>
 #include <map>
@@ -8,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "common/assert.h"
@@ -162,6 +164,15 @@ private:
     void partition(FaultKind kind);
     void heal(const char* why);
     void clog();
+    // pauses (SIGSTOP) and clock jumps (faults.h, ClockFaultPlan)
+    using HeldInput = std::variant<raft::Envelope, ClientRequest>;
+    bool paused(size_t index) const { return resume_at_us_[index] != never; }
+    bool clock_event();
+    void pause();
+    void resume(size_t index, const char* why);
+    void deliver_held(size_t index);
+    void clock_jump();
+    void restore_clock(size_t index);
     // the operator: membership changes and leadership transfers (faults.h, MembershipPlan)
     void operator_request();
     void change_membership(size_t index);
@@ -211,7 +222,10 @@ private:
     uint64_t next_operator_us_ = never;
     raft::Configuration operator_view_;  // the configuration the operator last saw
     std::vector<uint64_t> restart_at_us_;
-    std::vector<const char*> crash_point_;  // armed for the end of this step, by node
+    std::vector<uint64_t> resume_at_us_;         // by node: never unless paused
+    std::vector<std::deque<HeldInput>> held_;    // by node: input queued while paused
+    std::vector<uint64_t> clock_restore_at_us_;  // by node: never unless its clock jumped
+    std::vector<const char*> crash_point_;       // armed for the end of this step, by node
     std::vector<NodeSeen> seen_;
     std::map<std::string, uint64_t> faults_;
     std::map<std::string, uint64_t> effects_;  // what the operator's requests came to
@@ -229,7 +243,7 @@ std::vector<raft::NodeId> node_ids(int nodes) {
 
 Cluster::Cluster(const RunOptions& options)
     : options_(options),
-      plan_(draw_fault_plan(options.seed, options.nodes)),
+      plan_(draw_fault_plan(options.seed, options.nodes, options.unsafe_clock_skew)),
       fault_rng_(options.seed, "fault schedule"),
       crash_point_rng_(options.seed, "crash points"),
       operator_rng_(options.seed, "membership"),
@@ -251,6 +265,9 @@ Cluster::Cluster(const RunOptions& options)
             stream_seed(options.seed, "node", id), plan_.snapshot_every_entries));
     }
     restart_at_us_.assign(ids_.size(), never);
+    resume_at_us_.assign(ids_.size(), never);
+    held_.resize(ids_.size());
+    clock_restore_at_us_.assign(ids_.size(), never);
     crash_point_.assign(ids_.size(), nullptr);
     seen_.resize(ids_.size());
     running = this;
@@ -287,10 +304,16 @@ Cluster::Next Cluster::next_event() const {
         if (time_us && *time_us < next.time_us) next = {*time_us, source, node};
     };
     uint64_t fault_us = faulty_ ? std::min(next_fault_us_, heal_at_us_) : never;
-    for (const uint64_t restart_us : restart_at_us_) fault_us = std::min(fault_us, restart_us);
-    if (fault_us != never) consider(fault_us, Source::fault, 0);
     for (size_t index = 0; index < nodes_.size(); ++index) {
-        if (nodes_[index]->up()) consider(disks_[index]->next_sync_us(), Source::disk, index);
+        fault_us = std::min(
+            {fault_us, restart_at_us_[index], resume_at_us_[index], clock_restore_at_us_[index]});
+    }
+    if (fault_us != never) consider(fault_us, Source::fault, 0);
+    // A paused node takes no ticks and hears of no disk completion until it resumes.
+    for (size_t index = 0; index < nodes_.size(); ++index) {
+        if (nodes_[index]->up() && !paused(index)) {
+            consider(disks_[index]->next_sync_us(), Source::disk, index);
+        }
     }
     consider(network_.next_delivery_us(), Source::network, 0);
     consider(clients_.next_event_us(), Source::client, 0);
@@ -298,7 +321,9 @@ Cluster::Next Cluster::next_event() const {
         consider(next_operator_us_, Source::operator_request, 0);
     }
     for (size_t index = 0; index < nodes_.size(); ++index) {
-        if (nodes_[index]->up()) consider(nodes_[index]->next_tick_us(), Source::tick, index);
+        if (nodes_[index]->up() && !paused(index)) {
+            consider(nodes_[index]->next_tick_us(), Source::tick, index);
+        }
     }
     return next;
 }
@@ -335,6 +360,11 @@ void Cluster::deliver() {
         return;
     }
     line += describe_message(envelope.message);
+    if (paused(index)) {  // in its socket buffer until it resumes
+        line += " (held: paused)";
+        held_[index].push_back(envelope);
+        return;
+    }
     nodes_[index]->receive(envelope, now_us_);
     route(index);
 }
@@ -363,7 +393,12 @@ void Cluster::client_event() {
     const size_t index = request->node - 1;
     trace_.add(now_us_, "client p" + str(static_cast<uint64_t>(request->process)) + " seq " +
                             str(request->sequence) + " -> n" + str(request->node) +
-                            (nodes_[index]->up() ? "" : " (down)"));
+                            (nodes_[index]->up() ? "" : " (down)") +
+                            (paused(index) ? " (held: paused)" : ""));
+    if (paused(index)) {
+        held_[index].push_back(*request);
+        return;
+    }
     nodes_[index]->request(*request, now_us_);
     if (nodes_[index]->up()) route(index);
 }
@@ -378,6 +413,7 @@ void Cluster::fault() {
             return;
         }
     }
+    if (clock_event()) return;
     if (heal_at_us_ <= now_us_) {
         heal("the partition's time is up");
         return;
@@ -408,6 +444,8 @@ void Cluster::scheduled_fault() {
             count(fault_kind_name(kind));
             break;
         }
+        case FaultKind::pause: pause(); break;
+        case FaultKind::clock_jump: clock_jump(); break;
         case FaultKind::restart: break;
         default: partition(kind); break;
     }
@@ -417,6 +455,8 @@ void Cluster::crash(size_t index, const char* why) {
     Disk& disk = *disks_[index];
     const bool torn = fault_rng_.chance(plan_.torn_tail_chance);
     nodes_[index]->crash();
+    resume_at_us_[index] = never;  // SIGKILL of a stopped process: its socket buffer is gone
+    held_[index].clear();
     const Disk::CrashLoss loss = disk.crash(torn);
     invariants_.observe_crash(ids_[index]);
     invariants_.observe_durable_term(ids_[index], disk.hard_state().term);
@@ -512,13 +552,108 @@ void Cluster::clog() {
                             format_time(until_us));
 }
 
+// --- pauses and clock jumps -----------------------------------------------------------------
+
+// A resume or a clock restore that is due; false when none is.
+bool Cluster::clock_event() {
+    for (size_t index = 0; index < nodes_.size(); ++index) {
+        if (resume_at_us_[index] <= now_us_) {
+            resume(index, "its pause is over");
+            return true;
+        }
+        if (clock_restore_at_us_[index] <= now_us_) {
+            restore_clock(index);
+            return true;
+        }
+    }
+    return false;
+}
+
+void Cluster::pause() {
+    const Node* lead = leader();
+    size_t index = fault_rng_.uniform(nodes_.size());
+    if (lead != nullptr && fault_rng_.chance(plan_.clock_faults.pause_leader_chance)) {
+        index = lead->id() - 1;
+    }
+    if (!nodes_[index]->up() || paused(index)) return;
+    const ClockFaultPlan& clock = plan_.clock_faults;
+    resume_at_us_[index] = now_us_ + fault_rng_.between(clock.pause_min_us, clock.pause_max_us);
+    count("pause");
+    if (nodes_[index]->raft().role() == raft::Role::leader) effects_["pause_of_leader"]++;
+    trace_.add(now_us_, "fault: pause n" + str(ids_[index]) + " (" +
+                            raft::role_name(nodes_[index]->raft().role()) + ") until " +
+                            format_time(resume_at_us_[index]));
+}
+
+// As a correct shell does on SIGCONT: first the ticks its clock says elapsed, then the input
+// that queued (disk completions, messages and client requests, in their order of arrival).
+void Cluster::resume(size_t index, const char* why) {
+    resume_at_us_[index] = never;
+    Node& node = *nodes_[index];
+    const uint64_t ticks = node.catch_up_ticks(now_us_);
+    effects_["pause_ticks_caught_up"] += ticks;
+    trace_.add(now_us_, "n" + str(ids_[index]) + " resumes (" + why + "): " + str(ticks) +
+                            " ticks caught up, then " + str(held_[index].size()) + " held inputs");
+    route(index);
+    check_node(index);
+    if (disks_[index]->next_sync_us().value_or(never) <= now_us_) sync_disk(index);
+    deliver_held(index);
+}
+
+void Cluster::deliver_held(size_t index) {
+    Node& node = *nodes_[index];
+    std::deque<HeldInput> held = std::exchange(held_[index], {});
+    effects_["pause_inputs_held"] += held.size();
+    for (const HeldInput& input : held) {
+        if (!node.up()) break;
+        if (const auto* envelope = std::get_if<raft::Envelope>(&input)) {
+            node.receive(*envelope, now_us_);
+        } else {
+            node.request(std::get<ClientRequest>(input), now_us_);
+        }
+        route(index);
+        check_node(index);
+    }
+}
+
+void Cluster::clock_jump() {
+    const ClockFaultPlan& clock = plan_.clock_faults;
+    const Node* lead = leader();
+    size_t index = fault_rng_.uniform(nodes_.size());
+    int64_t rate_ppm =
+        1'000'000 +
+        static_cast<int64_t>(fault_rng_.between(0, 2 * static_cast<uint64_t>(clock.jump_max_ppm))) -
+        clock.jump_max_ppm;
+    if (clock.unsafe_clock_skew && lead != nullptr) {  // the negative control
+        index = lead->id() - 1;
+        rate_ppm = clock.unsafe_rate_ppm;
+    }
+    if (clock_restore_at_us_[index] != never) return;
+    clock_restore_at_us_[index] =
+        now_us_ + fault_rng_.between(clock.jump_min_us, clock.jump_max_us);
+    nodes_[index]->set_clock_rate(rate_ppm, now_us_);
+    count(clock.unsafe_clock_skew ? "clock_jump_unsafe" : "clock_jump");
+    trace_.add(now_us_, "fault: clock jump n" + str(ids_[index]) + " runs at " +
+                            str(static_cast<uint64_t>(rate_ppm)) + " ppm until " +
+                            format_time(clock_restore_at_us_[index]));
+    if (clock.unsafe_clock_skew && lead != nullptr) partition(FaultKind::partition_isolate_leader);
+}
+
+void Cluster::restore_clock(size_t index) {
+    clock_restore_at_us_[index] = never;
+    const int64_t rate_ppm = plan_.clocks[index].rate_ppm;
+    nodes_[index]->set_clock_rate(rate_ppm, now_us_);
+    trace_.add(now_us_, "n" + str(ids_[index]) + " clock back to " +
+                            str(static_cast<uint64_t>(rate_ppm)) + " ppm");
+}
+
 // --- the operator ---------------------------------------------------------------------------
 
 void Cluster::operator_request() {
     next_operator_us_ =
         now_us_ + operator_rng_.between(plan_.membership.gap_min_us, plan_.membership.gap_max_us);
     const Node* node = leader();
-    if (node == nullptr) return;
+    if (node == nullptr || paused(node->id() - 1)) return;  // a stopped leader answers nobody
     const size_t index = node->id() - 1;
     if (operator_rng_.chance(plan_.membership.transfer_chance)) {
         transfer_leadership(index);
@@ -785,6 +920,10 @@ void Cluster::settle() {
     network_.set_faults(calm);
     for (uint64_t& restart_us : restart_at_us_) {
         if (restart_us != never) restart_us = now_us_;
+    }
+    for (size_t index = 0; index < nodes_.size(); ++index) {
+        if (paused(index)) resume(index, "settling");
+        if (clock_restore_at_us_[index] != never) restore_clock(index);
     }
     clients_.stop_invoking();
     trace_.add(now_us_, "settling: links healed, crashed nodes restart, no new operations");

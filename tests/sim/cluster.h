@@ -34,6 +34,9 @@ struct RunOptions {
     // Also check the promises behind the end results: durable votes and commits, commit
     // safety, read safety (invariants.h). Off: end results only (--checks end-to-end).
     bool promise_checks = true;
+    // The negative control of the clock faults (faults.h, ClockFaultPlan): clock jumps beyond
+    // the lease's bound. Never in ctest or default runs; success is a violation.
+    bool unsafe_clock_skew = false;
 };
 
 struct RunReport {

@@ -20,6 +20,8 @@ const char* fault_kind_name(FaultKind kind) {
         case FaultKind::heal: return "heal";
         case FaultKind::clog: return "clog";
         case FaultKind::network_knobs: return "network_knobs";
+        case FaultKind::pause: return "pause";
+        case FaultKind::clock_jump: return "clock_jump";
     }
     return "unknown";
 }
@@ -123,6 +125,27 @@ MembershipPlan draw_membership_plan(uint64_t seed, int nodes) {
     return plan;
 }
 
+// From a stream of its own: the weights of pauses and clock jumps, and their spans.
+void draw_clock_faults(uint64_t seed, bool unsafe_clock_skew, FaultPlan& plan) {
+    Rng rng(seed, "clock fault plan");
+    const uint64_t election_timeout_us =
+        uint64_t{plan.raft.election_timeout_ticks} * plan.raft.tick_ms * 1000;
+    ClockFaultPlan& clock = plan.clock_faults;
+    clock.pause_min_us = election_timeout_us / 2;
+    clock.pause_max_us = election_timeout_us * 3;
+    clock.pause_leader_chance = 0.3 + rng.unit() * 0.6;
+    clock.jump_min_us = election_timeout_us;
+    clock.jump_max_us = election_timeout_us * rng.between(2, 10);
+    plan.weights[static_cast<int>(FaultKind::pause)] = static_cast<int>(rng.between(0, 8));
+    plan.weights[static_cast<int>(FaultKind::clock_jump)] = static_cast<int>(rng.between(0, 6));
+    clock.unsafe_clock_skew = unsafe_clock_skew;
+    if (unsafe_clock_skew) {
+        plan.weights[static_cast<int>(FaultKind::clock_jump)] = 12;
+        clock.jump_min_us = election_timeout_us * 3;
+        clock.jump_max_us = election_timeout_us * 6;
+    }
+}
+
 }  // namespace
 
 NetworkFaults draw_network_faults(Rng& rng) {
@@ -136,7 +159,7 @@ NetworkFaults draw_network_faults(Rng& rng) {
     return faults;
 }
 
-FaultPlan draw_fault_plan(uint64_t seed, int nodes) {
+FaultPlan draw_fault_plan(uint64_t seed, int nodes, bool unsafe_clock_skew) {
     COPYCAT_ASSERT(nodes == 0 || nodes == 3 || nodes == 5, "a simulated cluster has 3 or 5 nodes");
     Rng rng(seed, "fault plan");
     FaultPlan plan;
@@ -158,6 +181,7 @@ FaultPlan draw_fault_plan(uint64_t seed, int nodes) {
     plan.crash_point_down_max_us = rng.between(1'000, 200'000);
     plan.snapshot_every_entries = rng.chance(0.6) ? rng.between(10, 300) : 0;
     plan.membership = draw_membership_plan(seed, plan.nodes);
+    draw_clock_faults(seed, unsafe_clock_skew, plan);
     return plan;
 }
 
@@ -204,7 +228,12 @@ std::string describe(const FaultPlan& plan) {
         static_cast<unsigned long long>(plan.fault_gap_min_us),
         static_cast<unsigned long long>(plan.fault_gap_max_us),
         static_cast<unsigned long long>(plan.snapshot_every_entries));
-    return text + describe_membership(plan.membership);
+    std::string clock_faults =
+        "; pause weight " + std::to_string(plan.weights[static_cast<int>(FaultKind::pause)]) +
+        ", clock jump weight " +
+        std::to_string(plan.weights[static_cast<int>(FaultKind::clock_jump)]);
+    if (plan.clock_faults.unsafe_clock_skew) clock_faults += " (UNSAFE clock skew)";
+    return text + describe_membership(plan.membership) + clock_faults;
 }
 
 }  // namespace copycat::sim

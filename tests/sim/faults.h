@@ -36,8 +36,10 @@ enum class FaultKind {
     heal,
     clog,           // one link holds its messages for a while
     network_knobs,  // loss, duplication and reordering redrawn
+    pause,          // a node (often the leader) stops, like SIGSTOP, for a while
+    clock_jump,     // a node's clock rate changes for a while (within the bound, +-10%)
 };
-constexpr int fault_kind_count = 11;
+constexpr int fault_kind_count = 13;
 const char* fault_kind_name(FaultKind kind);
 
 struct MembershipPlan {
@@ -47,6 +49,28 @@ struct MembershipPlan {
     uint64_t gap_max_us = 1'000'000;
     double refresh_chance = 0.7;   // the operator re-reads the configuration before a change
     double transfer_chance = 0.2;  // a request is a leadership transfer
+};
+
+// Pauses and clock jumps (TESTING.md #2: lease reads under clock drift or pause), drawn from a
+// stream of their own so that the rest of the plan is that of before.
+//  - pause: a node stops (SIGSTOP) for pause_min_us..pause_max_us of virtual time (0.5 to 3
+//    election timeouts); its input queues and is delivered when it resumes, after the ticks
+//    its clock says elapsed meanwhile.
+//  - clock jump: a node's clock runs at 1 +- jump_max_ppm (at most 10%: within the lease's
+//    margin of 1 - lease_fraction = 20%) for jump_min_us..jump_max_us, then at its own rate.
+//  - unsafe_clock_skew (--unsafe-clock-skew only): a negative control beyond the bound; a
+//    clock jump makes the leader's clock run at unsafe_rate_ppm (50% slow) and isolates it
+//    from the other nodes (its clients still reach it), so that its lease outlives the
+//    followers' election timeouts: the read-safety and linearizability checks must catch it.
+struct ClockFaultPlan {
+    uint64_t pause_min_us = 0;
+    uint64_t pause_max_us = 0;
+    double pause_leader_chance = 0.6;
+    int64_t jump_max_ppm = 100'000;
+    uint64_t jump_min_us = 0;
+    uint64_t jump_max_us = 0;
+    bool unsafe_clock_skew = false;
+    int64_t unsafe_rate_ppm = 500'000;
 };
 
 struct FaultPlan {
@@ -73,10 +97,12 @@ struct FaultPlan {
     uint64_t crash_point_down_max_us = 20'000;
     int weights[fault_kind_count] = {};  // by FaultKind; restart is scheduled, weight unused
     MembershipPlan membership;
+    ClockFaultPlan clock_faults;
 };
 
-// nodes: 3 or 5, or 0 to draw it from the seed.
-FaultPlan draw_fault_plan(uint64_t seed, int nodes);
+// nodes: 3 or 5, or 0 to draw it from the seed. unsafe_clock_skew: the negative control of
+// ClockFaultPlan (never in ctest or default runs).
+FaultPlan draw_fault_plan(uint64_t seed, int nodes, bool unsafe_clock_skew = false);
 // Fresh network knobs within the plan's style (for FaultKind::network_knobs).
 NetworkFaults draw_network_faults(Rng& rng);
 // One line for the trace.

@@ -6,6 +6,10 @@
 //   copycat-sim --seed 1234               replays seed 1234 exactly; its trace on failure
 //   copycat-sim --list-plants             the planted bugs
 //   copycat-sim --plant NAME --seeds 200  runs with a planted bug: success is catching it
+//   copycat-sim --unsafe-clock-skew --seeds 200
+//                                         the negative control of the clock faults: leaders'
+//                                         clocks run 50% slow, beyond the lease's bound;
+//                                         success is catching a stale read (never in ctest)
 //
 // The last line of the output is one JSON object: seeds, operations, violations, faults,
 // elections, first_failing_seed, plant, and more. Exit 0 when no seed found a violation (with
@@ -36,6 +40,9 @@ struct Settings {
     bool keep_going = false;
     bool verbose = false;
     bool end_to_end_only = false;
+    bool unsafe_clock_skew = false;
+    // Success is a violation: a plant or the unsafe clock skew.
+    bool negative_control() const { return !plant.empty() || unsafe_clock_skew; }
 };
 
 struct Totals {
@@ -74,7 +81,8 @@ std::string summary_json(const Totals& t, const Settings& s, bool aborted) {
     json.field("ok", t.ok).field("info", t.info).field("fail", t.fail);
     json.field("steps", t.steps).field("virtual_seconds", t.virtual_us / 1'000'000);
     json.field("undecided_histories", t.unknown).field("aborted", aborted);
-    if (!s.plant.empty()) {
+    json.field("unsafe_clock_skew", s.unsafe_clock_skew);
+    if (s.negative_control()) {
         json.field("plant_catches", t.plant_catches).key("first_catching_seed");
         t.first_catching_seed ? json.value(*t.first_catching_seed) : json.null_value();
     }
@@ -104,7 +112,7 @@ extern "C" void on_abort(int) {
     if (!totals.first_catching_seed) totals.first_catching_seed = current_seed;
     std::fprintf(stdout, "%s\n", summary_json(totals, settings, true).c_str());
     std::fflush(stdout);
-    _exit(settings.plant.empty() ? 1 : 0);
+    _exit(settings.negative_control() ? 0 : 1);
 }
 
 // With a plant, a seed catches it by a safety violation: the core's liveness finding
@@ -159,10 +167,11 @@ void print_run(const RunReport& report, bool with_trace) {
     }
     if (report.ok_run()) return;
     const Violation& first = report.violations.front();
-    std::printf("seed %llu: VIOLATION of %s: %s\n  replay: copycat-sim --seed %llu%s%s\n",
+    std::printf("seed %llu: VIOLATION of %s: %s\n  replay: copycat-sim --seed %llu%s%s%s\n",
                 static_cast<unsigned long long>(report.seed), first.invariant.c_str(),
                 first.detail.c_str(), static_cast<unsigned long long>(report.seed),
-                settings.plant.empty() ? "" : " --plant ", settings.plant.c_str());
+                settings.plant.empty() ? "" : " --plant ", settings.plant.c_str(),
+                settings.unsafe_clock_skew ? " --unsafe-clock-skew" : "");
     if (with_trace) {
         std::printf("--- %s\n--- trace (last events) ---\n%s--- end of trace ---\n",
                     report.plan.c_str(), report.trace.c_str());
@@ -184,6 +193,7 @@ bool read_settings(const po::variables_map& variables) {
     settings.keep_going = variables["keep-going"].as<bool>();
     settings.verbose = variables["verbose"].as<bool>();
     settings.end_to_end_only = variables["checks"].as<std::string>() == "end-to-end";
+    settings.unsafe_clock_skew = variables["unsafe-clock-skew"].as<bool>();
     if (settings.nodes != 0 && settings.nodes != 3 && settings.nodes != 5) {
         std::fprintf(stderr, "copycat-sim: --nodes must be 3 or 5\n");
         return false;
@@ -211,15 +221,16 @@ int run_seeds() {
         if (settings.steps != 0) options.steps = settings.steps;
         options.verbose = settings.verbose && settings.replay_seed.has_value();
         options.promise_checks = !settings.end_to_end_only;
+        options.unsafe_clock_skew = settings.unsafe_clock_skew;
         current_seed = seed;
         const RunReport report = run_seed(options);
         const bool first_failure = !report.ok_run() && !totals.first_failing_seed;
         add(report);
         print_run(report, first_failure || settings.replay_seed.has_value());
-        if (catches_plant(report) && !settings.plant.empty() && !settings.keep_going) break;
+        if (catches_plant(report) && settings.negative_control() && !settings.keep_going) break;
     }
     std::printf("%s\n", summary_json(totals, settings, false).c_str());
-    if (!settings.plant.empty()) return totals.plant_catches > 0 ? 0 : 1;
+    if (settings.negative_control()) return totals.plant_catches > 0 ? 0 : 1;
     return totals.violations > 0 ? 1 : 0;
 }
 
@@ -246,7 +257,10 @@ int main(int argc, char** argv) {
         "checks", po::value<std::string>()->default_value("all"),
         "all, or end-to-end: end results only, without the promise checks (durable votes and "
         "commits, commit safety, read safety)")(
-        "verbose", po::bool_switch(), "a line per seed; with --seed every event as it happens");
+        "verbose", po::bool_switch(), "a line per seed; with --seed every event as it happens")(
+        "unsafe-clock-skew", po::bool_switch(),
+        "negative control: clock jumps beyond the lease's bound (a leader 50% slow, then "
+        "isolated); success is catching a stale read");
     const ParseOutcome outcome = parse_config(
         argc, argv, options, "copycat-sim",
         "copycat-sim [--seeds N | --seed S] [--plant NAME]: deterministic simulation of whole "

@@ -20,7 +20,25 @@ Node::Node(raft::NodeId id, raft::Options options, NodeClock clock, Disk& disk, 
 }
 
 uint64_t Node::local_time_us(uint64_t now_us) const {
-    return clock_.phase_us + now_us * static_cast<uint64_t>(clock_.rate_ppm) / 1'000'000;
+    const uint64_t since_us = now_us > clock_.base_us ? now_us - clock_.base_us : 0;
+    return clock_.phase_us + since_us * static_cast<uint64_t>(clock_.rate_ppm) / 1'000'000;
+}
+
+void Node::set_clock_rate(int64_t rate_ppm, uint64_t now_us) {
+    COPYCAT_ASSERT(rate_ppm > 0, "a node clock must run forward");
+    clock_.phase_us = local_time_us(now_us);
+    clock_.base_us = now_us;
+    clock_.rate_ppm = rate_ppm;
+    schedule_tick(next_local_tick_);
+}
+
+uint64_t Node::catch_up_ticks(uint64_t now_us) {
+    uint64_t ticks = 0;
+    while (up() && next_tick_us_ <= now_us) {
+        tick(now_us);
+        ++ticks;
+    }
+    return ticks;
 }
 
 void Node::schedule_tick(uint64_t local_tick) {
@@ -28,11 +46,11 @@ void Node::schedule_tick(uint64_t local_tick) {
     const uint64_t local_us = local_tick * options_.tick_ms * 1000;
     const uint64_t rate = static_cast<uint64_t>(clock_.rate_ppm);
     if (local_us <= clock_.phase_us) {
-        next_tick_us_ = 0;
+        next_tick_us_ = clock_.base_us;
         return;
     }
     // The first virtual time whose local time reaches local_us.
-    next_tick_us_ = ((local_us - clock_.phase_us) * 1'000'000 + rate - 1) / rate;
+    next_tick_us_ = clock_.base_us + ((local_us - clock_.phase_us) * 1'000'000 + rate - 1) / rate;
 }
 
 void Node::set_time(uint64_t now_us) { raft_->set_time_ms(local_time_us(now_us) / 1000); }

@@ -34,9 +34,13 @@ namespace copycat::sim {
 
 class Disk;
 
+// Local time = phase_us + (virtual time - base_us) * rate_ppm / 1e6, from base_us on. A rate
+// change (a clock jump) rebases the clock at the virtual time of the change, so that local
+// time stays continuous and only its rate changes.
 struct NodeClock {
     int64_t rate_ppm = 1'000'000;  // local microseconds per million virtual microseconds
-    uint64_t phase_us = 0;         // local time at virtual time 0
+    uint64_t phase_us = 0;         // local time at virtual time base_us
+    uint64_t base_us = 0;
 };
 
 // An entry the node applied, for the invariants.
@@ -81,9 +85,17 @@ public:
     // Drops everything volatile. The caller crashes the disk alongside.
     void crash();
 
-    // Virtual time of the next tick.
+    // Virtual time of the next tick. Ticks are numbered by the local clock (tick k when local
+    // time reaches k * tick_ms), so a late tick does not shift the ones after it: the number
+    // of ticks delivered follows the clock's elapsed time.
     uint64_t next_tick_us() const { return next_tick_us_; }
     void tick(uint64_t now_us);
+    // A shell resuming after a pause (SIGCONT): one tick() for each tick period its clock says
+    // elapsed, before any input that queued meanwhile. Returns how many.
+    uint64_t catch_up_ticks(uint64_t now_us);
+    // From now on, the clock runs at rate_ppm (local time stays continuous).
+    void set_clock_rate(int64_t rate_ppm, uint64_t now_us);
+    int64_t clock_rate_ppm() const { return clock_.rate_ppm; }
     void receive(const raft::Envelope& envelope, uint64_t now_us);
     void persisted(uint64_t seq, uint64_t now_us);
     void request(const ClientRequest& request, uint64_t now_us);

@@ -15,6 +15,7 @@
 #include "tests/sim/invariants.h"
 #include "tests/sim/kv.h"
 #include "tests/sim/network.h"
+#include "tests/sim/node.h"
 #include "tests/sim/random.h"
 
 namespace copycat::sim {
@@ -377,6 +378,26 @@ RunOptions short_run(uint64_t seed) {
     return options;
 }
 
+// Ticks follow the clock's elapsed time: a clock jump keeps local time continuous and changes
+// only the pace of ticks; after a pause, catch_up_ticks() delivers one tick per period missed.
+TEST(SimNode, TicksFollowTheClockThroughAJumpAndAPause) {
+    Disk disk = make_disk();
+    raft::Options options;
+    options.tick_ms = 10;
+    Node node(1, options, NodeClock{}, disk, 7);
+    node.start(0);
+    EXPECT_EQ(node.next_tick_us(), 10'000u);
+    node.tick(10'000);
+    node.set_clock_rate(500'000, 15'000);  // half speed from 15 ms (local 15 ms)
+    EXPECT_EQ(node.local_time_us(15'000), 15'000u);
+    EXPECT_EQ(node.local_time_us(25'000), 20'000u);
+    EXPECT_EQ(node.next_tick_us(), 25'000u);  // local 20 ms
+    node.set_clock_rate(1'000'000, 25'000);
+    EXPECT_EQ(node.catch_up_ticks(24'999), 0u);
+    EXPECT_EQ(node.catch_up_ticks(75'000), 6u);  // local 20, 30, ..., 70 ms
+    EXPECT_EQ(node.next_tick_us(), 85'000u);     // local 80 ms
+}
+
 TEST(SimRun, ASeedReplaysExactly) {
     const RunReport first = run_seed(short_run(11));
     const RunReport again = run_seed(short_run(11));
@@ -412,6 +433,23 @@ TEST(SimRun, SeedsWithMembershipChangesFindNoViolation) {
         }
     }
     EXPECT_GT(requests, 0u);
+}
+
+// Pauses and clock jumps within the bound are drawn and run clean.
+TEST(SimRun, SeedsWithPausesAndClockJumpsFindNoViolation) {
+    uint64_t pauses = 0;
+    uint64_t jumps = 0;
+    for (uint64_t seed = 1; seed <= 10; ++seed) {
+        const RunReport report = run_seed(short_run(seed));
+        EXPECT_TRUE(report.ok_run())
+            << "seed " << seed << ": " << report.violations.front().detail << "\n"
+            << report.trace;
+        pauses += report.faults.count("pause") > 0 ? report.faults.at("pause") : 0;
+        jumps += report.faults.count("clock_jump") > 0 ? report.faults.at("clock_jump") : 0;
+        EXPECT_EQ(report.faults.count("clock_jump_unsafe"), 0u);
+    }
+    EXPECT_GT(pauses, 0u);
+    EXPECT_GT(jumps, 0u);
 }
 
 TEST(SimRun, APlantedBugIsCaught) {
