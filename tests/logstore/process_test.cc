@@ -81,6 +81,9 @@ protected:
         return entries;
     }
 
+    // Starts a logstore rolling over every 10 entries, appends 25 (three segments), kills it.
+    void write_three_segments_and_stop(uint64_t seed);
+
     TempDir dir_;
     std::optional<Subprocess> process_;
     std::optional<zmq::context_t> context_;
@@ -92,6 +95,26 @@ Entry random_entry(std::mt19937_64& random, uint64_t index, uint64_t term) {
     entry.payload.resize(1 + random() % 300);
     for (auto& byte : entry.payload) byte = static_cast<uint8_t>(random());
     return entry;
+}
+
+void LogstoreProcessTest::write_three_segments_and_stop(uint64_t seed) {
+    start({"--segment-max-entries", "10"});
+    std::mt19937_64 random(seed);
+    std::vector<Entry> entries;
+    for (uint64_t i = 1; i <= 25; ++i) entries.push_back(random_entry(random, i, 1));
+    uint64_t id = client().next_request_id();
+    ASSERT_TRUE(client().call(make_append(id, entries), id).is_ok());
+    stop_hard();
+}
+
+void flip_byte(const std::string& path, std::streamoff offset, char mask) {
+    std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekg(offset);
+    char byte = 0;
+    file.read(&byte, 1);
+    file.seekp(offset);
+    byte = static_cast<char>(byte ^ mask);
+    file.write(&byte, 1);
 }
 
 // Streams appends with up to 32 in flight until `acks_before_kill` DurableAcks arrived,
@@ -198,24 +221,10 @@ TEST_F(LogstoreProcessTest, CleanShutdownOnSigtermAndOneProcessPerDataDir) {
 }
 
 TEST_F(LogstoreProcessTest, RefusesToStartOnACorruptSealedSegmentNamingFileAndOffset) {
-    start({"--segment-max-entries", "10"});
-    std::mt19937_64 random(3);
-    std::vector<Entry> entries;
-    for (uint64_t i = 1; i <= 25; ++i) entries.push_back(random_entry(random, i, 1));
-    uint64_t id = client().next_request_id();
-    ASSERT_TRUE(client().call(make_append(id, entries), id).is_ok());
-    stop_hard();
+    write_three_segments_and_stop(3);
     std::string segment = data_dir() + "/log/segment-00000001-v1.log";
     ASSERT_TRUE(std::filesystem::exists(segment));
-    {
-        std::fstream file(segment, std::ios::in | std::ios::out | std::ios::binary);
-        file.seekp(200);
-        char byte = 0;
-        file.read(&byte, 1);
-        file.seekp(200);
-        byte = static_cast<char>(byte ^ 0x10);
-        file.write(&byte, 1);
-    }
+    flip_byte(segment, 200, 0x10);
     Subprocess restarted = launch();
     EXPECT_EQ(restarted.wait(10s), 1);
     std::string output = restarted.output();
@@ -226,13 +235,7 @@ TEST_F(LogstoreProcessTest, RefusesToStartOnACorruptSealedSegmentNamingFileAndOf
 // `copycat-logstore inspect` (offline, read-only): exit 0 on a healthy log with its segments
 // listed, exit 1 on a corrupt one naming file and offset, and it changes nothing.
 TEST_F(LogstoreProcessTest, InspectChecksEveryRecordAndNamesCorruption) {
-    start({"--segment-max-entries", "10"});
-    std::mt19937_64 random(4);
-    std::vector<Entry> entries;
-    for (uint64_t i = 1; i <= 25; ++i) entries.push_back(random_entry(random, i, 1));
-    uint64_t id = client().next_request_id();
-    ASSERT_TRUE(client().call(make_append(id, entries), id).is_ok());
-    stop_hard();
+    write_three_segments_and_stop(4);
     auto inspect = [&](const std::string& name) {
         Result<Subprocess> run = Subprocess::start(
             {COPYCAT_LOGSTORE_BINARY, "inspect", "--data-dir", data_dir(), "-w", "json"},
@@ -246,15 +249,7 @@ TEST_F(LogstoreProcessTest, InspectChecksEveryRecordAndNamesCorruption) {
     EXPECT_NE(healthy.find("\"ok\":true"), std::string::npos) << healthy;
     EXPECT_NE(healthy.find("segment-00000003-v1.log"), std::string::npos) << healthy;
     std::string segment = data_dir() + "/log/segment-00000002-v1.log";
-    {
-        std::fstream file(segment, std::ios::in | std::ios::out | std::ios::binary);
-        file.seekp(300);
-        char byte = 0;
-        file.read(&byte, 1);
-        file.seekp(300);
-        byte = static_cast<char>(byte ^ 0x01);
-        file.write(&byte, 1);
-    }
+    flip_byte(segment, 300, 0x01);
     auto size_before = std::filesystem::file_size(segment);
     auto [corrupt_code, corrupt] = inspect("inspect-corrupt.out");
     EXPECT_EQ(corrupt_code, 1) << corrupt;
