@@ -6,6 +6,7 @@
 
 #include "common/json.h"
 #include "logstore/file.h"
+#include "logstore/log.h"
 #include "logstore/manifest.h"
 #include "logstore/meta_store.h"
 #include "logstore/segment.h"
@@ -14,14 +15,8 @@ namespace copycat::logstore {
 namespace {
 
 struct SegmentReport {
-    ManifestSegment manifest;
-    std::string file_name;
-    uint64_t first_index = 0;
-    uint64_t last_index = 0;
-    uint64_t entries = 0;
-    uint64_t released = 0;
-    uint64_t size_bytes = 0;
-    std::string torn_tail;  // the active segment's cuttable tail, if any
+    SegmentSummary summary;  // what the log would report of the segment once open
+    std::string torn_tail;   // the active segment's cuttable tail, if any
 };
 
 struct Report {
@@ -35,15 +30,16 @@ struct Report {
 };
 
 void check_segment(const std::string& dir, const ManifestSegment& m, Report* report) {
-    SegmentReport s{
-        m, segment_file_name(m.id, m.version), m.first_index, m.first_index - 1, 0, 0, 0, ""};
-    std::string path = dir + "/" + s.file_name;
+    SegmentReport s{{m.id, m.version, segment_file_name(m.id, m.version), m.first_index,
+                     m.first_index - 1, 0, 0, 0, m.sealed},
+                    ""};
+    std::string path = dir + "/" + s.summary.file_name;
     Result<std::vector<uint8_t>> bytes = read_whole_file(path);
     if (!bytes.is_ok()) {
         report->problems.push_back("segment " + path + " named by the manifest is missing");
         return;
     }
-    s.size_bytes = bytes->size();
+    s.summary.size_bytes = bytes->size();
     std::optional<SegmentHeader> header = decode_segment_header(*bytes);
     if (!header || header->id != m.id || header->version != m.version ||
         header->first_index != m.first_index) {
@@ -52,28 +48,29 @@ void check_segment(const std::string& dir, const ManifestSegment& m, Report* rep
         return;
     }
     ScanOutcome scan = scan_segment(*bytes, *header, UINT32_MAX, nullptr);
-    s.size_bytes = scan.valid_end;  // the data; an active segment's file is preallocated
-    s.entries = scan.records;
-    s.last_index = scan.last_index;
+    s.summary.size_bytes = scan.valid_end;  // the data; an active segment's file is preallocated
+    s.summary.records = scan.records;
+    s.summary.last_index = scan.last_index;
     if (scan.bad_offset) {
         std::string where = path + " at offset " + std::to_string(*scan.bad_offset);
         if (m.sealed || scan.valid_record_after_bad) {
             report->problems.push_back(scan.problem + " in " + where);
         } else {
+            uint64_t data_end = end_of_nonzero_bytes(*bytes, scan.valid_end);
             s.torn_tail = scan.problem + " at offset " + std::to_string(*scan.bad_offset) + " (" +
-                          std::to_string(bytes->size() - scan.valid_end) +
+                          std::to_string(data_end - scan.valid_end) +
                           " bytes a start-up would cut)";
         }
     }
     if (m.sealed && !scan.bad_offset &&
-        (s.last_index != m.last_index || s.entries != m.records || s.size_bytes != m.size_bytes ||
-         bytes->size() != m.size_bytes)) {
+        (s.summary.last_index != m.last_index || s.summary.records != m.records ||
+         s.summary.size_bytes != m.size_bytes || bytes->size() != m.size_bytes)) {
         report->problems.push_back("segment " + path + " does not match the manifest");
     }
     std::optional<std::vector<bool>> bits =
         read_release_bits(dir + "/" + release_file_name(m.id, m.version));
     if (bits) {
-        for (bool bit : *bits) s.released += bit ? 1 : 0;
+        for (bool bit : *bits) s.summary.released += bit ? 1 : 0;
     }
     report->segments.push_back(s);
 }
@@ -81,8 +78,8 @@ void check_segment(const std::string& dir, const ManifestSegment& m, Report* rep
 void find_orphans(const std::string& dir, Report* report) {
     std::set<std::string> live = {kManifestFileName, "meta", "LOCK"};
     for (const auto& s : report->segments) {
-        live.insert(s.file_name);
-        live.insert(release_file_name(s.manifest.id, s.manifest.version));
+        live.insert(s.summary.file_name);
+        live.insert(release_file_name(s.summary.id, s.summary.version));
     }
     Result<std::vector<std::string>> names = list_directory(dir);
     if (!names.is_ok()) return;
@@ -99,10 +96,10 @@ void print_text(const Report& r, std::ostream& out) {
     out << "manifest sequence " << r.manifest_sequence << ", " << r.segments.size()
         << " segments\n";
     for (const auto& s : r.segments) {
-        out << "  " << s.file_name << "  " << (s.manifest.sealed ? "sealed" : "active")
-            << "  version " << s.manifest.version << "  index " << s.first_index << ".."
-            << s.last_index << "  entries " << s.entries << "  released " << s.released
-            << "  bytes " << s.size_bytes;
+        out << "  " << s.summary.file_name << "  " << (s.summary.sealed ? "sealed" : "active")
+            << "  version " << s.summary.version << "  index " << s.summary.first_index << ".."
+            << s.summary.last_index << "  entries " << s.summary.records << "  released "
+            << s.summary.released << "  bytes " << s.summary.size_bytes;
         if (!s.torn_tail.empty()) out << "  torn tail: " << s.torn_tail;
         out << "\n";
     }
@@ -118,11 +115,11 @@ void print_json(const Report& r, std::ostream& out) {
     json.field("configuration_index", r.meta.configuration_index);
     json.field("manifest_sequence", r.manifest_sequence).key("segments").begin_array();
     for (const auto& s : r.segments) {
-        json.begin_object().field("file", s.file_name).field("id", s.manifest.id);
-        json.field("version", s.manifest.version).field("sealed", s.manifest.sealed);
-        json.field("first_index", s.first_index).field("last_index", s.last_index);
-        json.field("entries", s.entries).field("released", s.released);
-        json.field("size_bytes", s.size_bytes).field("torn_tail", s.torn_tail).end_object();
+        json.begin_object().field("file", s.summary.file_name).field("id", s.summary.id);
+        json.field("version", s.summary.version).field("sealed", s.summary.sealed);
+        json.field("first_index", s.summary.first_index).field("last_index", s.summary.last_index);
+        json.field("entries", s.summary.records).field("released", s.summary.released);
+        json.field("size_bytes", s.summary.size_bytes).field("torn_tail", s.torn_tail).end_object();
     }
     json.end_array().key("orphans").begin_array();
     for (const auto& name : r.orphans) json.value(name);

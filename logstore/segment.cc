@@ -99,6 +99,12 @@ bool parse_segment_file_name(const std::string& name, uint64_t* id, uint64_t* ve
     return true;
 }
 
+uint64_t end_of_nonzero_bytes(std::span<const uint8_t> bytes, uint64_t from) {
+    uint64_t end = bytes.size();
+    while (end > from && bytes[end - 1] == 0) --end;
+    return std::max(end, from);
+}
+
 ScanOutcome scan_segment(std::span<const uint8_t> bytes, const SegmentHeader& header,
                          uint32_t entry_max_bytes, const RecordVisitor& visit) {
     ScanOutcome outcome;
@@ -192,8 +198,7 @@ Result<std::unique_ptr<Segment>> Segment::open(const std::string& directory,
     // A torn tail: nothing past the last whole record was ever acknowledged.
     COPYCAT_RETURN_IF_ERROR(segment->cut_at(outcome.valid_end));
     if (repair != nullptr) {
-        uint64_t data_end = bytes->size();  // past the last non-zero byte
-        while (data_end > outcome.valid_end && (*bytes)[data_end - 1] == 0) --data_end;
+        uint64_t data_end = end_of_nonzero_bytes(*bytes, outcome.valid_end);
         *repair = TailRepair{outcome.valid_end, data_end - outcome.valid_end, outcome.problem};
     }
     return segment;

@@ -41,6 +41,10 @@ struct ScanOutcome {
 // The bits of a release bitmap file (FORMAT.md), or nullopt if missing or invalid.
 std::optional<std::vector<bool>> read_release_bits(const std::string& path);
 
+// The offset just past the last non-zero byte at or after `from` (`from` if there is none):
+// where the data of a damaged tail ends, preallocated zeros excluded.
+uint64_t end_of_nonzero_bytes(std::span<const uint8_t> bytes, uint64_t from);
+
 using RecordVisitor = std::function<void(const RecordView& record, uint64_t offset)>;
 
 // Scans the records of a whole segment file image (header included), checking CRCs,
