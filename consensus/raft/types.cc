@@ -51,7 +51,8 @@ uint64_t get_u64(std::span<const uint8_t> bytes, size_t at) {
 
 }  // namespace
 
-// Layout: index u64, term u64, count u64, then per member: id u64, type u8, available u8.
+// Layout: index u64, term u64, count u64, then per member: id u64, type u8, available u8,
+// address length u16, address bytes.
 std::vector<uint8_t> encode_configuration(const Configuration& configuration) {
     std::vector<uint8_t> out;
     put_u64(out, configuration.index);
@@ -61,6 +62,10 @@ std::vector<uint8_t> encode_configuration(const Configuration& configuration) {
         put_u64(out, member.id);
         out.push_back(static_cast<uint8_t>(member.type));
         out.push_back(member.available ? 1 : 0);
+        size_t length = std::min<size_t>(member.address.size(), UINT16_MAX);
+        out.push_back(static_cast<uint8_t>(length));
+        out.push_back(static_cast<uint8_t>(length >> 8));
+        out.insert(out.end(), member.address.begin(), member.address.begin() + length);
     }
     return out;
 }
@@ -71,18 +76,24 @@ Result<Configuration> decode_configuration(std::span<const uint8_t> bytes) {
     configuration.index = get_u64(bytes, 0);
     configuration.term = get_u64(bytes, 8);
     uint64_t count = get_u64(bytes, 16);
-    if (count > (bytes.size() - 24) / 10 || bytes.size() != 24 + count * 10) {
+    if (count > (bytes.size() - 24) / 12) {
         return invalid_argument("configuration member count does not match its size");
     }
+    size_t at = 24;
     for (uint64_t k = 0; k < count; ++k) {
-        size_t at = 24 + k * 10;
+        if (bytes.size() - at < 12) return invalid_argument("configuration member cut short");
         uint8_t type = bytes[at + 8];
-        if (type > static_cast<uint8_t>(MemberType::active)) {
-            return invalid_argument("unknown member type " + std::to_string(type));
+        if (type > static_cast<uint8_t>(MemberType::active) || bytes[at + 9] > 1) {
+            return invalid_argument("bad member type " + std::to_string(type));
         }
-        configuration.members.push_back(
-            {get_u64(bytes, at), static_cast<MemberType>(type), bytes[at + 9] != 0});
+        size_t length = bytes[at + 10] | (static_cast<size_t>(bytes[at + 11]) << 8);
+        if (bytes.size() - at - 12 < length) return invalid_argument("member address cut short");
+        const char* address = reinterpret_cast<const char*>(bytes.data() + at + 12);
+        configuration.members.push_back({get_u64(bytes, at), static_cast<MemberType>(type),
+                                         bytes[at + 9] != 0, std::string(address, length)});
+        at += 12 + length;
     }
+    if (at != bytes.size()) return invalid_argument("configuration has trailing bytes");
     return configuration;
 }
 

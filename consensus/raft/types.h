@@ -41,6 +41,9 @@ struct Member {
     NodeId id = 0;
     MemberType type = MemberType::active;
     bool available = true;  // decided by the leader from heartbeats, committed (copycat.md 4.11)
+    // Where its peers reach it (a ZeroMQ endpoint). Opaque to the core; logged with the
+    // configuration so that every server learns a joining member's address from the log.
+    std::string address;
 
     bool operator==(const Member&) const = default;
 };

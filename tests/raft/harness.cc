@@ -23,7 +23,7 @@ Options test_options(NodeId id) {
 Configuration active_members(size_t voters) {
     Configuration configuration;
     for (NodeId id = 1; id <= voters; ++id) {
-        configuration.members.push_back({id, MemberType::active, true});
+        configuration.members.push_back({id, MemberType::active, true, {}});
     }
     return configuration;
 }

@@ -13,7 +13,7 @@ constexpr int H = 25;  // Options::heartbeat_interval_ticks
 // Members 1..3 active, plus 4 of the given type.
 Configuration three_and(MemberType type) {
     Configuration configuration = active_members(3);
-    configuration.members.push_back({4, type, true});
+    configuration.members.push_back({4, type, true, {}});
     return configuration;
 }
 
@@ -56,9 +56,9 @@ TEST(RaftMembership, ChangeIsRefusedWhenItChangesMoreThanOneVoter) {
     ASSERT_FALSE(two_added.is_ok());
     EXPECT_EQ(two_added.status().code(), StatusCode::invalid_argument);
 
-    std::vector<Member> swapped = {{1, MemberType::active, true},
-                                   {2, MemberType::active, true},
-                                   {4, MemberType::active, true}};  // 3 out, 4 in
+    std::vector<Member> swapped = {{1, MemberType::active, true, {}},
+                                   {2, MemberType::active, true, {}},
+                                   {4, MemberType::active, true, {}}};  // 3 out, 4 in
     EXPECT_FALSE(leader->propose_configuration(swapped, 0).is_ok());
     EXPECT_TRUE(leader->propose_configuration(active_members(4).members, 0).is_ok());
 }
@@ -112,7 +112,8 @@ TEST(RaftMembership, PassiveMemberReceivesOnlyCommittedEntries) {
 // without counting itself, commits the removal and steps down (copycat-sim seeds 87, 155, 169,
 // 303, 332: the cluster stalled for good).
 TEST(RaftMembership, LeaderThatRemovedItselfAndRestartedCampaignsUntilTheRemovalCommits) {
-    Configuration removal{2, 1, {{1, MemberType::inactive, true}, {2, MemberType::active, true}}};
+    Configuration removal{
+        2, 1, {{1, MemberType::inactive, true, {}}, {2, MemberType::active, true, {}}}};
     std::vector<Entry> entries = {
         command(1, 1), Entry{1, 2, EntryType::configuration, 0, 0, encode_configuration(removal)}};
     Driver node(1, restored_state(active_members(2), HardState{1, 1}, entries));

@@ -169,7 +169,8 @@ TEST(RaftRead, LeaderThatAppendedItsOwnRemovalConfirmsReadsWithTheVotersLeft) {
     Driver leader(1, restored_state(2));
     elect_and_commit(leader);
     leader.take_all();
-    std::vector<Member> members = {{1, MemberType::inactive, true}, {2, MemberType::active, true}};
+    std::vector<Member> members = {{1, MemberType::inactive, true, {}},
+                                   {2, MemberType::active, true, {}}};
     ASSERT_TRUE(leader->propose_configuration(members, 0).is_ok());
     ASSERT_EQ(leader->role(), Role::leader) << "until its removal commits";
     leader->read_index(7);

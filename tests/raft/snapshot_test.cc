@@ -31,7 +31,7 @@ Configuration four_members(Index index) {
     Configuration configuration = active_members(3);
     configuration.index = index;
     configuration.term = 1;
-    configuration.members.push_back({4, MemberType::passive, true});
+    configuration.members.push_back({4, MemberType::passive, true, {}});
     return configuration;
 }
 

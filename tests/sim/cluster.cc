@@ -94,7 +94,8 @@ std::optional<MembershipChange> draw_membership_change(const raft::Configuration
     // A removed member is either left out or listed as inactive: both mean the same.
     if (option.to != raft::MemberType::inactive || rng.chance(0.5)) {
         const raft::Member* member = view.find(option.node);
-        change.members.push_back({option.node, option.to, member == nullptr || member->available});
+        change.members.push_back(
+            {option.node, option.to, member == nullptr || member->available, {}});
     }
     return change;
 }
@@ -253,7 +254,7 @@ Cluster::Cluster(const RunOptions& options)
       trace_(options.trace_lines, options.verbose) {
     raft::Configuration bootstrap;
     for (const raft::NodeId id : ids_) {
-        bootstrap.members.push_back({id, plan_.membership.initial[id - 1], true});
+        bootstrap.members.push_back({id, plan_.membership.initial[id - 1], true, {}});
     }
     operator_view_ = bootstrap;
     network_.set_faults(plan_.network);

@@ -353,7 +353,8 @@ TEST(SimInvariants, ALeaderThatIsNoVoterOfItsConfigurationBreaksMembership) {
 
 TEST(SimDisk, DurableConfigurationIsTheLatestInTheLogElseTheBootstrap) {
     raft::Configuration bootstrap;
-    bootstrap.members = {{1, raft::MemberType::active, true}, {2, raft::MemberType::passive, true}};
+    bootstrap.members = {{1, raft::MemberType::active, true, {}},
+                         {2, raft::MemberType::passive, true, {}}};
     Disk disk(bootstrap, Rng(1), DiskTiming{});
     EXPECT_EQ(disk.configuration(), bootstrap);
     raft::Configuration promoted{2, 1, bootstrap.members};

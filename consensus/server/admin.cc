@@ -1,0 +1,233 @@
+// Administration on the client port: status, member changes, leadership transfer, the session
+// list; and the joining side of a member change (try_join).
+#include <algorithm>
+
+#include "common/log.h"
+#include "common/zmq_socket.h"
+#include "consensus/server/server.h"
+#include "consensus/wire/client_codec.h"
+
+namespace copycat::server {
+
+namespace {
+
+std::vector<session::MemberInfo> member_infos(const raft::Configuration& configuration) {
+    std::vector<session::MemberInfo> members;
+    for (const raft::Member& member : configuration.members) {
+        members.push_back(
+            {member.id, static_cast<uint8_t>(member.type), member.available, member.address});
+    }
+    return members;
+}
+
+const char* role_text(const raft::Raft& raft) {
+    switch (raft.member_type()) {
+        case raft::MemberType::passive: return "passive";
+        case raft::MemberType::reserve: return "reserve";
+        case raft::MemberType::inactive: return "inactive";
+        case raft::MemberType::active: break;
+    }
+    return raft::role_name(raft.role());
+}
+
+}  // namespace
+
+void ConsensusServer::on_admin(session::ConnectionId connection, uint64_t request_id,
+                               session::AdminRequest request) {
+    session::AdminResponse response;
+    response.request_id = request_id;
+    if (std::holds_alternative<session::StatusRequest>(request)) {
+        response.body = status();
+    } else if (const auto* change = std::get_if<session::MemberChangeRequest>(&request)) {
+        response = change_members(*change, connection, request_id);
+        if (response.error == session::ErrorCode::ok &&
+            std::holds_alternative<std::monostate>(response.body)) {
+            return;  // answered when the configuration commits
+        }
+    } else if (const auto* transfer = std::get_if<session::TransferLeadershipRequest>(&request)) {
+        Status started = server_->transfer_leadership(transfer->target);
+        if (!started.is_ok()) {
+            response.error = server_->raft().role() == raft::Role::leader
+                                 ? session::ErrorCode::configuration_error
+                                 : session::ErrorCode::no_leader;
+            response.message = started.message();
+        }
+    } else {
+        session::SessionsResponse sessions;
+        for (const session::SessionInfo& info : server_->state().sessions()) {
+            sessions.sessions.push_back({info.id, info.client_id, static_cast<uint8_t>(info.state),
+                                         info.timeout_ms, info.command_sequence, info.event_index,
+                                         info.events_pending});
+        }
+        response.body = std::move(sessions);
+    }
+    response.leader = server_->raft().leader();
+    clients_.send(connection, response, [this](session::ConnectionId c) { on_lost(c); });
+}
+
+session::StatusResponse ConsensusServer::status() const {
+    const raft::Raft& raft = server_->raft();
+    session::StatusResponse status;
+    status.node_id = options_.node_id;
+    status.role = role_text(raft);
+    status.member_type = static_cast<uint8_t>(raft.member_type());
+    status.term = raft.term();
+    status.leader = raft.leader();
+    status.commit_index = raft.commit_index();
+    status.applied_index = server_->state().last_applied();
+    status.first_index = raft.log().first_index();
+    status.last_index = raft.log().last_index();
+    status.configuration_index = raft.configuration().index;
+    status.configuration_term = raft.configuration().term;
+    status.members = member_infos(raft.configuration());
+    status.sessions = server_->state().sessions_live();
+    status.events_pending = server_->state().events_pending();
+    status.logstore_reachable = logstore_reachable_ && !logstore_failed_;
+    return status;
+}
+
+// A single-server change on the leader; an empty ok body means "answered once committed".
+session::AdminResponse ConsensusServer::change_members(const session::MemberChangeRequest& request,
+                                                       session::ConnectionId connection,
+                                                       uint64_t request_id) {
+    session::AdminResponse response;
+    response.request_id = request_id;
+    const raft::Raft& raft = server_->raft();
+    const raft::Configuration& current = raft.configuration();
+    auto refuse = [&](session::ErrorCode code, std::string message) {
+        response.error = code;
+        response.message = std::move(message);
+        return response;
+    };
+    if (raft.role() != raft::Role::leader) {
+        return refuse(session::ErrorCode::no_leader, "not the leader");
+    }
+    if (request.node == 0) return refuse(session::ErrorCode::bad_request, "node id 0");
+    if (request.type > static_cast<uint8_t>(raft::MemberType::active)) {
+        return refuse(session::ErrorCode::bad_request, "unknown member type");
+    }
+    if (request.expected_index != 0 && request.expected_index != current.index) {
+        return refuse(session::ErrorCode::configuration_error,
+                      "the configuration changed (now at index " + std::to_string(current.index) +
+                          "); look again and retry");
+    }
+    std::vector<raft::Member> members = current.members;
+    auto found = std::find_if(members.begin(), members.end(),
+                              [&](const raft::Member& m) { return m.id == request.node; });
+    const auto type = static_cast<raft::MemberType>(request.type);
+    switch (request.action) {
+        case session::MemberChangeRequest::Action::join:
+            if (request.address.empty()) {
+                return refuse(session::ErrorCode::bad_request, "a joining member needs an address");
+            }
+            if (found != members.end()) {
+                if (found->address == request.address && found->type == type) {
+                    response.body =
+                        session::MemberChangeResponse{current.index, member_infos(current)};
+                    return response;  // already a member: nothing to log (copycat #73)
+                }
+                return refuse(session::ErrorCode::illegal_member_state,
+                              "node " + std::to_string(request.node) +
+                                  " is already a member with another address or type; a member "
+                                  "that lost its data must be removed and join with a new id");
+            }
+            members.push_back({request.node, type, true, request.address});
+            break;
+        case session::MemberChangeRequest::Action::leave:
+            if (found == members.end()) {
+                response.body = session::MemberChangeResponse{current.index, member_infos(current)};
+                return response;
+            }
+            members.erase(found);
+            break;
+        case session::MemberChangeRequest::Action::set_type:
+            if (found == members.end()) {
+                return refuse(session::ErrorCode::bad_request,
+                              "node " + std::to_string(request.node) + " is not a member");
+            }
+            found->type = type;
+            break;
+    }
+    Result<raft::Index> proposed = server_->configure(members, current.index, current.term);
+    if (!proposed.is_ok()) {
+        return refuse(session::ErrorCode::configuration_error, proposed.status().message());
+    }
+    pending_changes_[*proposed] = {connection, request_id};
+    flush();
+    return response;
+}
+
+void ConsensusServer::answer_changes(raft::Index applied_configuration, bool leadership_lost) {
+    auto lost = [this](session::ConnectionId c) { on_lost(c); };
+    for (auto it = pending_changes_.begin(); it != pending_changes_.end();) {
+        if (!leadership_lost && it->first != applied_configuration) {
+            ++it;
+            continue;
+        }
+        session::AdminResponse response;
+        response.request_id = it->second.request_id;
+        response.leader = server_->raft().leader();
+        if (leadership_lost) {
+            response.error = session::ErrorCode::no_leader;
+            response.message = "leadership changed before the change committed; look and retry";
+        } else {
+            response.body = session::MemberChangeResponse{
+                it->first, member_infos(server_->raft().configuration())};
+        }
+        clients_.send(it->second.connection, response, lost);
+        it = pending_changes_.erase(it);
+    }
+}
+
+void ConsensusServer::learn_peer_addresses(const std::vector<session::MemberInfo>& members) {
+    std::vector<raft::Member> peers;
+    for (const session::MemberInfo& member : members) {
+        if (member.id == 0 || member.address.empty()) continue;
+        peers.push_back({member.id, raft::MemberType::active, true, member.address});
+    }
+    peers_.add_peers(peers);
+}
+
+// The joining side: until this node is in its configuration, ask the --join members in turn to
+// add it (the one that leads does; the others answer no_leader).
+void ConsensusServer::try_join() {
+    if (member_seen_ || join_sockets_.empty()) return;
+    session::MemberChangeRequest join;
+    join.action = session::MemberChangeRequest::Action::join;
+    join.node = options_.node_id;
+    join.type = static_cast<uint8_t>(options_.join_type);
+    join.address = options_.peer_advertise;
+    zmq::socket_t& socket = *join_sockets_[next_join_endpoint_++ % join_sockets_.size()];
+    // The members' status first: their peer addresses, which this node needs to answer the
+    // leader before the configuration that adds it reaches its own log.
+    std::vector<uint8_t> status = wire::encode_admin_request(0, session::StatusRequest{});
+    try_send(socket, std::span<const uint8_t>(status));
+    std::vector<uint8_t> bytes = wire::encode_admin_request(next_join_endpoint_, join);
+    try_send(socket, std::span<const uint8_t>(bytes));
+}
+
+void ConsensusServer::on_join_readable() {
+    for (auto& socket : join_sockets_) {
+        while (std::optional<ReceivedMessage> message = try_receive(*socket)) {
+            Result<wire::ClientMessage> decoded =
+                wire::decode_client(message->payload.data(), message->payload.size());
+            if (!decoded.is_ok()) continue;
+            const auto* response = std::get_if<session::AdminResponse>(&*decoded);
+            if (response == nullptr) continue;
+            if (const auto* status = std::get_if<session::StatusResponse>(&response->body)) {
+                if (!member_seen_) learn_peer_addresses(status->members);
+                continue;
+            }
+            if (response->error == session::ErrorCode::ok) {
+                log::info("joined the cluster", {{"leader", response->leader}});
+            } else if (response->error == session::ErrorCode::illegal_member_state &&
+                       !member_seen_) {
+                log::fatal("cannot join", {{"error", response->message}});
+                if (loop_ != nullptr) loop_->stop();
+                join_refused_ = true;
+            }
+        }
+    }
+}
+
+}  // namespace copycat::server

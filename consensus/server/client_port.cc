@@ -1,0 +1,119 @@
+#include "consensus/server/client_port.h"
+
+#include "common/log.h"
+#include "common/zmq_socket.h"
+#include "consensus/wire/client_codec.h"
+
+namespace copycat::server {
+
+namespace {
+
+SocketOptions client_socket_options() {
+    SocketOptions options;
+    options.send_high_water_mark = 100000;
+    options.receive_high_water_mark = 100000;
+    options.max_message_bytes = 16 << 20;
+    options.router_mandatory = true;
+    return options;
+}
+
+}  // namespace
+
+ClientPort::ClientPort(zmq::context_t& context, Metrics& metrics)
+    : router_(make_router(context, client_socket_options())),
+      builder_(16 * 1024),
+      malformed_(metrics.counter("copycat_server_client_messages_malformed_total",
+                                 "Client messages refused because they do not decode")),
+      dropped_(metrics.counter("copycat_server_client_messages_dropped_total",
+                               "Answers and events not sent: the connection was gone or full")) {}
+
+Status ClientPort::bind(const std::string& endpoint) {
+    try {
+        router_.bind(endpoint);
+    } catch (const zmq::error_t& e) {
+        return Status(StatusCode::unavailable,
+                      "cannot listen for clients on " + endpoint + ": " + e.what());
+    }
+    return Status::ok();
+}
+
+session::ConnectionId ClientPort::connection_for(const std::string& routing_id) {
+    auto found = ids_.find(routing_id);
+    if (found != ids_.end()) return found->second;
+    session::ConnectionId id = next_id_++;
+    ids_.emplace(routing_id, id);
+    routing_ids_.emplace(id, routing_id);
+    return id;
+}
+
+void ClientPort::receive(const RequestHandler& on_request, const AdminHandler& on_admin,
+                         const LostHandler& on_lost, size_t max_messages) {
+    for (size_t i = 0; i < max_messages; ++i) {
+        std::optional<ReceivedMessage> message = try_receive(router_);
+        if (!message) return;
+        if (message->routing_frames.empty()) continue;
+        std::string routing_id = message->routing_frames.front().to_string();
+        const void* data = message->payload.data();
+        const size_t size = message->payload.size();
+        Result<wire::ClientMessage> decoded = wire::decode_client(data, size);
+        if (!decoded.is_ok()) {
+            malformed_.Increment();
+            log::warn_once("client-malformed", "refused a client message that does not decode",
+                           {{"error", decoded.status().message()}});
+            if (std::optional<uint64_t> id = wire::refused_request_id(data, size)) {
+                refuse(routing_id, *id, decoded.status().message(), on_lost);
+            }
+            continue;
+        }
+        session::ConnectionId connection = connection_for(routing_id);
+        if (auto* request = std::get_if<wire::RequestMessage>(&*decoded)) {
+            on_request(connection, request->request_id, std::move(request->request));
+        } else if (auto* admin = std::get_if<wire::AdminRequestMessage>(&*decoded)) {
+            on_admin(connection, admin->request_id, std::move(admin->request));
+        } else {
+            malformed_.Increment();
+            log::warn_once("client-not-a-request", "dropped a client message that is no request");
+        }
+    }
+}
+
+void ClientPort::refuse(const std::string& routing_id, uint64_t request_id, const std::string& why,
+                        const LostHandler& on_lost) {
+    session::Response response;
+    response.request_id = request_id;
+    response.error = session::ErrorCode::bad_request;
+    response.message = why;
+    send(connection_for(routing_id), response, on_lost);
+}
+
+void ClientPort::send(session::ConnectionId connection, const session::Response& response,
+                      const LostHandler& on_lost) {
+    send_bytes(connection, wire::encode_response(builder_, response), on_lost);
+}
+
+void ClientPort::send(session::ConnectionId connection, const session::AdminResponse& response,
+                      const LostHandler& on_lost) {
+    send_bytes(connection, wire::encode_admin_response(builder_, response), on_lost);
+}
+
+void ClientPort::send(session::ConnectionId connection, const session::PublishRequest& publish,
+                      const LostHandler& on_lost) {
+    send_bytes(connection, wire::encode_publish(builder_, publish), on_lost);
+}
+
+void ClientPort::send_bytes(session::ConnectionId connection, std::span<const uint8_t> bytes,
+                            const LostHandler& on_lost) {
+    auto found = routing_ids_.find(connection);
+    if (found == routing_ids_.end()) {
+        dropped_.Increment();
+        return;
+    }
+    if (try_send(router_, found->second, bytes)) return;
+    // Gone (or its queue is full): forget it; it comes back with its next request.
+    dropped_.Increment();
+    ids_.erase(found->second);
+    routing_ids_.erase(found);
+    on_lost(connection);
+}
+
+}  // namespace copycat::server

@@ -1,0 +1,177 @@
+#include "consensus/server/logstore_link.h"
+
+#include <algorithm>
+#include <string>
+
+#include "common/assert.h"
+#include "common/log.h"
+#include "consensus/server/log_codec.h"
+#include "logstore/protocol.h"
+
+namespace copycat::server {
+
+namespace fb = logstore::fb;
+
+LogstoreLink::LogstoreLink(zmq::context_t& context, const std::string& endpoint)
+    : client_(context, endpoint, std::chrono::seconds(2)) {}
+
+Result<logstore::Reply> LogstoreLink::call(std::vector<uint8_t> request, uint64_t id,
+                                           std::chrono::milliseconds timeout) {
+    Result<logstore::Reply> reply = client_.call(request, id, timeout);
+    if (reply.is_ok()) last_answer_ = std::chrono::steady_clock::now();
+    return reply;
+}
+
+Result<raft::RestoredState> LogstoreLink::restore(std::chrono::milliseconds timeout) {
+    raft::RestoredState restored;
+    uint64_t id = client_.next_request_id();
+    Result<logstore::Reply> meta = call(logstore::make_load_meta(id), id, timeout);
+    if (!meta.is_ok()) return meta.status();
+    const fb::MetaResponse* m = meta->message()->body_as_MetaResponse();
+    if (m == nullptr) return corruption("the logstore answered LoadMeta with something else");
+    restored.hard_state = {m->term(), m->vote()};
+    if (m->configuration() != nullptr && m->configuration()->size() > 0) {
+        Result<raft::Configuration> configuration =
+            raft::decode_configuration({m->configuration()->data(), m->configuration()->size()});
+        if (!configuration.is_ok()) {
+            return corruption("stored configuration: " + configuration.status().message());
+        }
+        restored.configuration = std::move(configuration.value());
+    }
+    id = client_.next_request_id();
+    Result<logstore::Reply> status = call(logstore::make_status(id), id, timeout);
+    if (!status.is_ok()) return status.status();
+    const fb::StatusResponse* s = status->message()->body_as_StatusResponse();
+    if (s == nullptr) return corruption("the logstore answered Status with something else");
+    restored.first_index = s->first_index();
+    durable_index_ = s->durable_index();
+    for (uint64_t next = s->first_index(); next <= s->last_index();) {
+        id = client_.next_request_id();
+        Result<logstore::Reply> read =
+            call(logstore::make_read(id, next, s->last_index(), 4 << 20), id, timeout);
+        if (!read.is_ok()) return read.status();
+        const fb::ReadResponse* r = read->message()->body_as_ReadResponse();
+        if (r == nullptr) return corruption("the logstore answered Read with something else");
+        std::vector<logstore::Entry> entries = logstore::entries_of(r->entries());
+        if (entries.empty()) break;  // only holes remain
+        for (logstore::Entry& stored : entries) {
+            Result<raft::Entry> entry = from_stored_entry(std::move(stored));
+            if (!entry.is_ok()) return entry.status();
+            restored.entries.push_back(std::move(entry.value()));
+        }
+        next = restored.entries.back().index + 1;
+    }
+    return restored;
+}
+
+void LogstoreLink::send(const std::vector<uint8_t>& bytes) {
+    Status sent = client_.send(bytes);
+    if (!sent.is_ok()) fail(sent);
+}
+
+void LogstoreLink::persist(const raft::PersistOp& op, raft::Index commit_index) {
+    if (failed()) return;
+    // Snapshots live with the state machines that take them; the built-in state machine does
+    // not, and no server here sends or takes one, so an op carrying one is a broken promise.
+    COPYCAT_ASSERT(!op.snapshot.has_value(),
+                   "a PersistOp with a snapshot reached a server that takes none");
+    Op tracked{op.seq, {}, 0};
+    if (op.hard_state) {
+        uint64_t id = client_.next_request_id();
+        tracked.waiting.insert(id);
+        send(logstore::make_save_term(id, op.hard_state->term, op.hard_state->vote));
+    }
+    if (op.truncate_after) {
+        uint64_t id = client_.next_request_id();
+        tracked.waiting.insert(id);
+        send(logstore::make_truncate(id, *op.truncate_after,
+                                     std::min(commit_index, *op.truncate_after)));
+    }
+    if (!op.entries.empty()) {
+        std::vector<logstore::Entry> stored;
+        stored.reserve(op.entries.size());
+        for (const raft::Entry& entry : op.entries) stored.push_back(to_stored_entry(entry));
+        tracked.append_id = client_.next_request_id();
+        send(logstore::make_append(tracked.append_id, stored));
+    }
+    ops_.push_back(std::move(tracked));
+}
+
+void LogstoreLink::save_configuration(const raft::Configuration& configuration) {
+    uint64_t id = client_.next_request_id();
+    other_requests_.insert(id);
+    send(logstore::make_save_configuration(id, configuration.index, configuration.term,
+                                           raft::encode_configuration(configuration)));
+}
+
+void LogstoreLink::release(std::span<const uint64_t> indexes) {
+    if (indexes.empty()) return;
+    uint64_t id = client_.next_request_id();
+    other_requests_.insert(id);
+    send(logstore::make_release(id, indexes));
+}
+
+void LogstoreLink::set_indexes(raft::Index commit_index, raft::Index global_index) {
+    flatbuffers::FlatBufferBuilder builder(128);
+    uint64_t id = client_.next_request_id();
+    other_requests_.insert(id);
+    send(logstore::finish_message(
+        builder, id, fb::CreateSetIndexesRequest(builder, commit_index, global_index, 0, 0)));
+}
+
+void LogstoreLink::request_status() {
+    uint64_t id = client_.next_request_id();
+    other_requests_.insert(id);
+    send(logstore::make_status(id));
+}
+
+std::optional<uint64_t> LogstoreLink::on_readable() {
+    uint64_t before = completed_seq_;
+    while (std::optional<logstore::Reply> reply = client_.receive(std::chrono::milliseconds(0))) {
+        handle(*reply);
+    }
+    while (!ops_.empty() && ops_.front().waiting.empty() && ops_.front().append_id == 0) {
+        completed_seq_ = ops_.front().seq;
+        ops_.pop_front();
+    }
+    if (completed_seq_ == before) return std::nullopt;
+    return completed_seq_;
+}
+
+void LogstoreLink::handle(const logstore::Reply& reply) {
+    last_answer_ = std::chrono::steady_clock::now();
+    if (reply.message() == nullptr) {
+        log::warn_once("logstore-garbage", "the logstore sent a message that does not verify");
+        return;
+    }
+    uint64_t id = reply.request_id();
+    if (other_requests_.erase(id) > 0) {
+        Status error = reply.error();
+        if (!error.is_ok()) log::warn("logstore refused a request", {{"error", error.to_string()}});
+        return;
+    }
+    Status error = reply.error();
+    if (!error.is_ok()) {
+        fail(Status(error.code(), "the logstore refused a write: " + error.message()));
+        return;
+    }
+    if (const fb::DurableAck* ack = reply.message()->body_as_DurableAck()) {
+        durable_index_ = std::max(durable_index_, ack->durable_index());
+        for (Op& op : ops_) {
+            if (op.append_id != 0 && op.append_id <= id) op.append_id = 0;
+        }
+        return;
+    }
+    for (Op& op : ops_) {
+        if (op.waiting.erase(id) > 0) return;
+    }
+}
+
+void LogstoreLink::fail(Status status) {
+    if (failed()) return;
+    failure_ = std::move(status);
+    log::error("logstore link failed: no further write can be made durable",
+               {{"error", failure_.to_string()}});
+}
+
+}  // namespace copycat::server

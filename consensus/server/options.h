@@ -1,0 +1,50 @@
+// The configuration of one copycat-consensus process, from its flags (main.cc) or a test.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/duration.h"
+#include "common/status.h"
+#include "consensus/raft/types.h"
+
+namespace copycat::server {
+
+struct PeerAddress {
+    raft::NodeId id = 0;
+    std::string address;  // a ZeroMQ endpoint, e.g. tcp://127.0.0.1:7101
+};
+
+struct ServerOptions {
+    raft::NodeId node_id = 1;
+    std::string cluster_name = "copycat";  // peers of another cluster are refused
+    std::string data_dir;                  // only names the logstore's default socket
+    std::string peer_listen;               // bound for messages from peers
+    std::string peer_advertise;     // what the configuration tells peers (default: peer_listen)
+    std::string client_listen;      // bound for gateways and clients
+    std::string http_address;       // host:port for /metrics, /livez, /readyz
+    std::string logstore_endpoint;  // this node's copycat-logstore
+    // A new cluster: every member, the same list on each (etcd's --initial-cluster). Ignored
+    // once a configuration is stored: the stored one wins (copycat.md §1.5).
+    std::vector<PeerAddress> initial_cluster;
+    // Joining an existing cluster: client endpoints of some of its members.
+    std::vector<std::string> join_endpoints;
+    raft::MemberType join_type = raft::MemberType::active;
+
+    Duration tick = std::chrono::milliseconds(10);
+    Duration election_timeout = std::chrono::milliseconds(750);
+    Duration heartbeat_interval = std::chrono::milliseconds(250);
+    Duration session_timeout = std::chrono::seconds(5);   // for clients that ask for none
+    Duration startup_timeout = std::chrono::seconds(30);  // for the logstore to answer
+    size_t max_operation_bytes = 1024 * 1024;
+};
+
+// The option values make sense together: durations in whole ticks, heartbeat below the election
+// timeout, session timeout above it, addresses present, node ids unique and non-zero.
+Status validate(const ServerOptions& options);
+
+// "1=tcp://127.0.0.1:7101,2=tcp://127.0.0.1:7102"
+Result<std::vector<PeerAddress>> parse_initial_cluster(const std::string& text);
+
+}  // namespace copycat::server

@@ -1,0 +1,129 @@
+#include "consensus/server/peer_transport.h"
+
+#include "common/log.h"
+#include "common/zmq_socket.h"
+#include "consensus/wire/peer_codec.h"
+
+namespace copycat::server {
+
+namespace {
+
+// Peers exchange few large messages (AppendRequests up to the batch bound) and many small ones.
+SocketOptions peer_socket_options() {
+    SocketOptions options;
+    options.send_high_water_mark = 10000;
+    options.receive_high_water_mark = 10000;
+    options.max_message_bytes = 64 << 20;
+    return options;
+}
+
+}  // namespace
+
+PeerTransport::PeerTransport(zmq::context_t& context, raft::NodeId self, std::string cluster,
+                             Metrics& metrics)
+    : context_(context),
+      self_(self),
+      cluster_(std::move(cluster)),
+      router_(make_router(context, peer_socket_options())),
+      builder_(64 * 1024),
+      dropped_(metrics.counter_family("copycat_network_messages_dropped_total",
+                                      "Peer messages not sent or refused, by reason")),
+      round_trip_(metrics.histogram_family("copycat_network_peer_round_trip_time_seconds",
+                                           "Round trips of AppendRequests to each peer")) {}
+
+Status PeerTransport::bind(const std::string& endpoint) {
+    try {
+        router_.bind(endpoint);
+    } catch (const zmq::error_t& e) {
+        return Status(StatusCode::unavailable,
+                      "cannot listen for peers on " + endpoint + ": " + e.what());
+    }
+    return Status::ok();
+}
+
+void PeerTransport::update_peers(const raft::Configuration& configuration) {
+    for (auto it = dealers_.begin(); it != dealers_.end();) {
+        const raft::Member* member = configuration.find(it->first);
+        if (member == nullptr || member->address != it->second.address) {
+            it = dealers_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    add_peers(configuration.members);
+}
+
+void PeerTransport::add_peers(const std::vector<raft::Member>& members) {
+    for (const raft::Member& member : members) {
+        if (member.id == self_ || member.address.empty() || dealers_.count(member.id) > 0) {
+            continue;
+        }
+        zmq::socket_t socket = make_dealer(context_, std::to_string(self_), peer_socket_options());
+        try {
+            socket.connect(member.address);
+        } catch (const zmq::error_t& e) {
+            log::warn_once("peer-address-" + std::to_string(member.id),
+                           "cannot connect to a peer's address",
+                           {{"peer", member.id}, {"address", member.address}, {"error", e.what()}});
+            continue;
+        }
+        dealers_.emplace(member.id, Peer{member.address, std::move(socket)});
+    }
+}
+
+void PeerTransport::send(const raft::Envelope& envelope) {
+    auto peer = dealers_.find(envelope.to);
+    if (peer == dealers_.end()) {
+        dropped_.Add({{"reason", "no_address"}}).Increment();
+        return;
+    }
+    std::span<const uint8_t> bytes = wire::encode_peer(builder_, cluster_, envelope);
+    if (!try_send(peer->second.socket, bytes)) {
+        dropped_.Add({{"reason", "unreachable"}}).Increment();
+        return;
+    }
+    if (const auto* append = std::get_if<raft::AppendRequest>(&envelope.message)) {
+        rounds_[envelope.to] = {append->round, std::chrono::steady_clock::now()};
+    }
+}
+
+void PeerTransport::receive(const Handler& handler, size_t max_messages) {
+    for (size_t i = 0; i < max_messages; ++i) {
+        std::optional<ReceivedMessage> message = try_receive(router_);
+        if (!message) return;
+        Result<wire::PeerMessage> decoded =
+            wire::decode_peer(message->payload.data(), message->payload.size());
+        if (!decoded.is_ok()) {
+            dropped_.Add({{"reason", "malformed"}}).Increment();
+            log::warn_once("peer-malformed", "dropped a peer message that does not decode",
+                           {{"error", decoded.status().message()}});
+            continue;
+        }
+        if (decoded->cluster != cluster_) {
+            dropped_.Add({{"reason", "other_cluster"}}).Increment();
+            log::warn_once("peer-cluster-" + decoded->cluster,
+                           "dropped a message from another cluster",
+                           {{"cluster", decoded->cluster}, {"from", decoded->envelope.from}});
+            continue;
+        }
+        if (decoded->envelope.to != self_) {
+            dropped_.Add({{"reason", "not_for_us"}}).Increment();
+            continue;
+        }
+        note_round_trip(decoded->envelope);
+        handler(std::move(decoded->envelope));
+    }
+}
+
+void PeerTransport::note_round_trip(const raft::Envelope& envelope) {
+    const auto* response = std::get_if<raft::AppendResponse>(&envelope.message);
+    if (response == nullptr) return;
+    auto sent = rounds_.find(envelope.from);
+    if (sent == rounds_.end() || sent->second.first != response->round) return;
+    std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - sent->second.second;
+    round_trip_.Add({{"to", std::to_string(envelope.from)}}, duration_buckets_seconds())
+        .Observe(elapsed.count());
+    rounds_.erase(sent);
+}
+
+}  // namespace copycat::server

@@ -1,0 +1,70 @@
+// PeerTransport: Raft messages between copycat-consensus processes (CONVENTIONS.md, ZeroMQ):
+// one ROUTER bound for what this node receives, and one DEALER per peer (routing id = this
+// node's id) for what it sends. Messages are one-way; a response is a message sent back.
+// Peers are found by the addresses in the configuration; a peer whose address changes gets a
+// new DEALER. Sends never block: a message a peer cannot take now (down, or its queue full)
+// is dropped and counted, and Raft's retries recover it.
+//
+// Single-threaded: the event loop's thread only.
+#pragma once
+
+#include <zmq.hpp>
+
+#include <flatbuffers/flatbuffers.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/metrics.h"
+#include "consensus/raft/types.h"
+
+namespace copycat::server {
+
+class PeerTransport {
+public:
+    using Handler = std::function<void(raft::Envelope envelope)>;
+
+    // cluster: this cluster's name; messages naming another are dropped (a node started with
+    // the wrong peer list cannot disturb a cluster that is not its own).
+    PeerTransport(zmq::context_t& context, raft::NodeId self, std::string cluster,
+                  Metrics& metrics);
+
+    Status bind(const std::string& endpoint);
+    // The addresses of the members of `configuration` (others are disconnected).
+    void update_peers(const raft::Configuration& configuration);
+    // Connects to these peers too (a joining node learns its future peers from a member's
+    // status before its log holds a configuration); the next update_peers() settles the list.
+    void add_peers(const std::vector<raft::Member>& members);
+    // Sends, or drops and counts (reason: no_address, unreachable).
+    void send(const raft::Envelope& envelope);
+    // Receives what is waiting (up to a bound), verified and decoded, into handler. Bad
+    // buffers are counted and logged once; messages not addressed to this node are dropped.
+    void receive(const Handler& handler, size_t max_messages);
+
+    zmq::socket_t& router() { return router_; }
+    size_t peers() const { return dealers_.size(); }
+
+private:
+    struct Peer {
+        std::string address;
+        zmq::socket_t socket;
+    };
+
+    void note_round_trip(const raft::Envelope& envelope);
+
+    zmq::context_t& context_;
+    raft::NodeId self_;
+    std::string cluster_;
+    zmq::socket_t router_;
+    std::map<raft::NodeId, Peer> dealers_;
+    flatbuffers::FlatBufferBuilder builder_;
+    prometheus::Family<prometheus::Counter>& dropped_;
+    prometheus::Family<prometheus::Histogram>& round_trip_;
+    // The last AppendRequest round sent to each peer, and when.
+    std::map<raft::NodeId, std::pair<uint64_t, std::chrono::steady_clock::time_point>> rounds_;
+};
+
+}  // namespace copycat::server

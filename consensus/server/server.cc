@@ -1,0 +1,278 @@
+#include "consensus/server/server.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+#include "common/zmq_socket.h"
+#include "consensus/session/entries.h"
+
+namespace copycat::server {
+
+namespace {
+
+// Messages taken from one socket before the core's output goes out: enough to batch under
+// load, few enough that one busy socket does not starve the others.
+constexpr size_t kReceiveBatch = 512;
+
+raft::Options raft_options(const ServerOptions& options) {
+    raft::Options raft;
+    raft.id = options.node_id;
+    const int64_t tick_us = options.tick.microseconds();
+    raft.tick_ms = static_cast<uint64_t>(tick_us / 1000);
+    raft.election_timeout_ticks =
+        static_cast<uint32_t>(options.election_timeout.microseconds() / tick_us);
+    raft.heartbeat_interval_ticks =
+        static_cast<uint32_t>(options.heartbeat_interval.microseconds() / tick_us);
+    raft.quiet_ticks_after_start = raft.election_timeout_ticks;
+    return raft;
+}
+
+}  // namespace
+
+ConsensusServer::Rng::Rng() : engine_(std::random_device{}()) {}
+
+ConsensusServer::ConsensusServer(const ServerOptions& options, Metrics& metrics)
+    : options_(options),
+      metrics_(metrics),
+      consensus_metrics_(metrics),
+      logstore_(context_, options.logstore_endpoint),
+      peers_(context_, options.node_id, options.cluster_name, metrics),
+      clients_(context_, metrics) {}
+
+ConsensusServer::~ConsensusServer() = default;
+
+Result<std::unique_ptr<ConsensusServer>> ConsensusServer::start(
+    const ServerOptions& options, const statemachine::StateMachineFactory& factory,
+    Metrics& metrics) {
+    std::unique_ptr<ConsensusServer> server(new ConsensusServer(options, metrics));
+    auto timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(options.startup_timeout.chrono());
+    Result<raft::RestoredState> restored = server->logstore_.restore(timeout);
+    if (!restored.is_ok()) {
+        return Status(restored.status().code(), "cannot restore from the logstore at " +
+                                                    options.logstore_endpoint + ": " +
+                                                    restored.status().message());
+    }
+    const bool empty = restored->configuration.members.empty() && restored->entries.empty();
+    if (empty && !options.initial_cluster.empty()) {
+        raft::Configuration bootstrap;
+        for (const PeerAddress& peer : options.initial_cluster) {
+            bootstrap.members.push_back({peer.id, raft::MemberType::active, true, peer.address});
+        }
+        std::sort(bootstrap.members.begin(), bootstrap.members.end(),
+                  [](const raft::Member& a, const raft::Member& b) { return a.id < b.id; });
+        restored->configuration = bootstrap;
+        server->logstore_.save_configuration(bootstrap);
+        log::info("bootstrapping a new cluster", {{"members", bootstrap.members.size()}});
+    } else if (empty && options.join_endpoints.empty()) {
+        return invalid_argument(
+            "nothing is stored for this node: start a new cluster with --initial-cluster, or "
+            "join one with --join");
+    } else if (!empty) {
+        log::info("restored", {{"term", restored->hard_state.term},
+                               {"entries", restored->entries.size()},
+                               {"configuration_index", restored->configuration.index}});
+    }
+    server->saved_configuration_index_ = restored->configuration.index;
+    session::SessionServerOptions core;
+    core.raft = raft_options(options);
+    core.sessions.default_session_timeout_ms =
+        static_cast<uint64_t>(options.session_timeout.milliseconds());
+    core.max_operation_bytes = options.max_operation_bytes;
+    server->server_ = std::make_unique<session::SessionServer>(
+        core, server->random_, std::move(restored.value()), factory());
+    COPYCAT_RETURN_IF_ERROR(server->bind());
+    return server;
+}
+
+Status ConsensusServer::bind() {
+    COPYCAT_RETURN_IF_ERROR(peers_.bind(options_.peer_listen));
+    COPYCAT_RETURN_IF_ERROR(clients_.bind(options_.client_listen));
+    for (const std::string& endpoint : options_.join_endpoints) {
+        auto socket = std::make_unique<zmq::socket_t>(make_dealer(
+            context_, "join-" + std::to_string(options_.node_id), SocketOptions{100, 100}));
+        socket->connect(endpoint);
+        join_sockets_.push_back(std::move(socket));
+    }
+    return Status::ok();
+}
+
+uint64_t ConsensusServer::now_ms() const {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+}
+
+void ConsensusServer::attach(EventLoop& loop) {
+    loop_ = &loop;
+    started_ = std::chrono::steady_clock::now();
+    loop.add_socket(peers_.router(), [this] { on_peer_readable(); });
+    loop.add_socket(clients_.router(), [this] { on_client_readable(); });
+    loop.add_socket(logstore_.socket(), [this] { on_logstore_readable(); });
+    for (auto& socket : join_sockets_) loop.add_socket(*socket, [this] { on_join_readable(); });
+    loop.add_periodic(options_.tick.chrono(), [this] { on_tick(); });
+    loop.add_periodic(std::chrono::seconds(1), [this] { on_housekeeping(); });
+    flush();  // the bootstrap's first output, if any
+    if (!join_sockets_.empty()) {
+        loop.add_periodic(2 * options_.election_timeout.chrono(), [this] { try_join(); });
+        try_join();
+    }
+}
+
+void ConsensusServer::on_tick() {
+    // Ticks follow the steady clock: after a stall, every tick that elapsed is delivered now.
+    auto elapsed = std::chrono::steady_clock::now() - started_;
+    const uint64_t due = static_cast<uint64_t>(elapsed / options_.tick.chrono());
+    server_->set_time_ms(now_ms());
+    for (; ticks_done_ < due; ++ticks_done_) server_->tick();
+    flush();
+}
+
+void ConsensusServer::on_peer_readable() {
+    server_->set_time_ms(now_ms());
+    peers_.receive([this](raft::Envelope envelope) { server_->step(envelope); }, kReceiveBatch);
+    flush();
+}
+
+void ConsensusServer::on_client_readable() {
+    server_->set_time_ms(now_ms());
+    clients_.receive([this](session::ConnectionId c, uint64_t id,
+                            session::Request r) { on_request(c, id, std::move(r)); },
+                     [this](session::ConnectionId c, uint64_t id, session::AdminRequest r) {
+                         on_admin(c, id, std::move(r));
+                     },
+                     [this](session::ConnectionId c) { on_lost(c); }, kReceiveBatch);
+    flush();
+}
+
+void ConsensusServer::on_request(session::ConnectionId connection, uint64_t request_id,
+                                 session::Request request) {
+    if (const auto* query = std::get_if<session::QueryRequest>(&request)) {
+        consensus_metrics_.queries_total
+            .Add({{"consistency", session::consistency_name(query->consistency)}})
+            .Increment();
+    }
+    server_->request(connection, request_id, std::move(request));
+}
+
+void ConsensusServer::on_lost(session::ConnectionId connection) {
+    server_->connection_closed(connection);
+}
+
+void ConsensusServer::on_logstore_readable() {
+    std::optional<uint64_t> persisted = logstore_.on_readable();
+    if (persisted) {
+        server_->set_time_ms(now_ms());
+        server_->persisted(*persisted);
+        flush();
+    }
+    stop_if_failed();
+}
+
+void ConsensusServer::stop_if_failed() {
+    if (!logstore_.failed() || logstore_failed_) return;
+    logstore_failed_ = true;
+    if (loop_ != nullptr) loop_->stop();
+}
+
+void ConsensusServer::on_housekeeping() {
+    logstore_.request_status();
+    logstore_.set_indexes(server_->raft().commit_index(), server_->raft().global_index());
+    const auto silence = std::chrono::steady_clock::now() - logstore_.last_answer();
+    logstore_reachable_ = silence < std::chrono::seconds(3);
+    refresh_metrics();
+}
+
+void ConsensusServer::flush() {
+    session::ServerOutput output = server_->take_output();
+    for (const raft::PersistOp& op : output.persist) {
+        logstore_.persist(op, server_->raft().commit_index());
+    }
+    const raft::Configuration& configuration = server_->raft().configuration();
+    if (configuration.index != peers_configuration_index_) note_configuration(configuration);
+    for (const raft::Envelope& envelope : output.messages) peers_.send(envelope);
+    auto lost = [this](session::ConnectionId c) { on_lost(c); };
+    for (const session::OutboundResponse& out : output.responses) {
+        consensus_metrics_.requests_total
+            .Add({{"code", session::error_code_name(out.response.error)}})
+            .Increment();
+        clients_.send(out.connection, out.response, lost);
+    }
+    for (const session::OutboundEvents& out : output.events) {
+        clients_.send(out.connection, out.publish, lost);
+    }
+    logstore_.release(output.released);
+    after_applied(output.applied);
+    stop_if_failed();
+}
+
+void ConsensusServer::after_applied(const std::vector<raft::Entry>& applied) {
+    const raft::Raft& raft = server_->raft();
+    consensus_metrics_.proposals_committed_total.Increment(static_cast<double>(applied.size()));
+    for (const raft::Entry& entry : applied) {
+        if (entry.type == raft::EntryType::configuration) {
+            Result<raft::Configuration> configuration = raft::decode_configuration(entry.payload);
+            if (configuration.is_ok() && configuration->index > saved_configuration_index_) {
+                logstore_.save_configuration(*configuration);
+                saved_configuration_index_ = configuration->index;
+            }
+            answer_changes(entry.index, false);
+        } else if (entry.type == raft::EntryType::command) {
+            Result<session::SessionEntry> decoded = session::decode_entry(entry.payload);
+            const auto* unregister =
+                decoded.is_ok() ? std::get_if<session::UnregisterEntry>(&*decoded) : nullptr;
+            if (unregister != nullptr && unregister->expired) {
+                consensus_metrics_.session_expired_total.Increment();
+            }
+        }
+    }
+    if (raft.leader() != last_leader_ || raft.term() != last_term_) {
+        if (raft.leader() != last_leader_ && raft.leader() != 0) {
+            consensus_metrics_.leader_changes_seen_total.Increment();
+            log::info("leader", {{"leader", raft.leader()}, {"term", raft.term()}});
+        }
+        if (raft.role() != raft::Role::leader) answer_changes(0, true);
+        last_leader_ = raft.leader();
+        last_term_ = raft.term();
+    }
+    has_leader_ = raft.leader() != 0;
+}
+
+void ConsensusServer::note_configuration(const raft::Configuration& configuration) {
+    peers_.update_peers(configuration);
+    peers_configuration_index_ = configuration.index;
+    if (configuration.find(options_.node_id) != nullptr) {
+        if (!member_seen_) log::info("this node is a member", {{"index", configuration.index}});
+        member_seen_ = true;
+    } else if (member_seen_) {
+        log::warn("this node is no longer in the configuration: it serves nothing until added",
+                  {{"configuration_index", configuration.index}});
+        member_seen_ = false;
+    }
+}
+
+void ConsensusServer::refresh_metrics() {
+    const raft::Raft& raft = server_->raft();
+    consensus_metrics_.has_leader.Set(raft.leader() != 0 ? 1 : 0);
+    consensus_metrics_.is_leader.Set(raft.role() == raft::Role::leader ? 1 : 0);
+    consensus_metrics_.term.Set(static_cast<double>(raft.term()));
+    consensus_metrics_.commit_index.Set(static_cast<double>(raft.commit_index()));
+    consensus_metrics_.applied_index.Set(static_cast<double>(server_->state().last_applied()));
+    for (raft::MemberType type : {raft::MemberType::inactive, raft::MemberType::reserve,
+                                  raft::MemberType::passive, raft::MemberType::active}) {
+        consensus_metrics_.member_type.Add({{"type", raft::member_type_name(type)}})
+            .Set(raft.member_type() == type ? 1 : 0);
+    }
+    consensus_metrics_.sessions_open.Set(static_cast<double>(server_->state().sessions_live()));
+    consensus_metrics_.session_events_pending.Set(
+        static_cast<double>(server_->state().events_pending()));
+}
+
+Status ConsensusServer::ready() const {
+    if (logstore_failed_) return io_error("the logstore failed a write: restart the node");
+    if (!logstore_reachable_) return Status(StatusCode::unavailable, "logstore not answering");
+    if (!has_leader_) return Status(StatusCode::unavailable, "no leader known");
+    return Status::ok();
+}
+
+}  // namespace copycat::server

@@ -1,0 +1,130 @@
+// ConsensusServer: the copycat-consensus process (DESIGN.md, Processes): the shell around the
+// pure SessionServer (Raft + sessions + the state machine). It owns the sockets (peers, clients),
+// the link to its node's copycat-logstore, the clock and the timers, and the HTTP port.
+//
+//  - Start: restores term, vote, configuration and log from the logstore; a node with nothing
+//    stored bootstraps from --initial-cluster (saving that configuration first) or joins an
+//    existing cluster through --join (asking a member to add it, until it is in the
+//    configuration).
+//  - Ticks follow elapsed time: each tick timer delivers as many Raft ticks as the steady clock
+//    says have passed, so a stalled process catches up rather than slowing time down.
+//  - After every batch of input, the core's output goes out: PersistOps to the logstore (the
+//    leader's own write overlaps replication), messages to peers, answers and events to
+//    connections, released indexes to the logstore; committed configurations are saved.
+//  - Administration (status, member changes, leadership transfer, session list) is answered
+//    here, on the client port.
+//
+// Single-threaded (the event loop's); the HTTP server's threads read only atomics.
+#pragma once
+
+#include <zmq.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+
+#include "common/event_loop.h"
+#include "common/http_server.h"
+#include "common/metrics.h"
+#include "consensus/server/client_port.h"
+#include "consensus/server/consensus_metrics.h"
+#include "consensus/server/logstore_link.h"
+#include "consensus/server/options.h"
+#include "consensus/server/peer_transport.h"
+#include "consensus/session/session_server.h"
+#include "consensus/statemachine/state_machine.h"
+
+namespace copycat::server {
+
+class ConsensusServer {
+public:
+    // Connects to the logstore, restores, binds. Errors say what to fix.
+    static Result<std::unique_ptr<ConsensusServer>> start(
+        const ServerOptions& options, const statemachine::StateMachineFactory& factory,
+        Metrics& metrics);
+    ~ConsensusServer();
+
+    void attach(EventLoop& loop);
+    // Readiness for /readyz (any thread).
+    Status ready() const;
+    // Set when the logstore failed: the process must stop (exit 1).
+    bool failed() const { return logstore_failed_ || join_refused_; }
+
+private:
+    struct PendingChange {
+        session::ConnectionId connection = 0;
+        uint64_t request_id = 0;
+    };
+    class Rng : public raft::Random {
+    public:
+        Rng();
+        uint64_t next() override { return engine_(); }
+
+    private:
+        std::mt19937_64 engine_;
+    };
+
+    ConsensusServer(const ServerOptions& options, Metrics& metrics);
+    Status bind();
+    uint64_t now_ms() const;
+
+    // input
+    void on_tick();
+    void on_peer_readable();
+    void on_client_readable();
+    void on_logstore_readable();
+    void on_housekeeping();
+    void on_request(session::ConnectionId connection, uint64_t request_id,
+                    session::Request request);
+    void on_lost(session::ConnectionId connection);
+
+    // output
+    void flush();
+    void stop_if_failed();
+    void after_applied(const std::vector<raft::Entry>& applied);
+    void note_configuration(const raft::Configuration& configuration);
+    void refresh_metrics();
+
+    // administration (admin.cc)
+    void on_admin(session::ConnectionId connection, uint64_t request_id,
+                  session::AdminRequest request);
+    session::StatusResponse status() const;
+    session::AdminResponse change_members(const session::MemberChangeRequest& request,
+                                          session::ConnectionId connection, uint64_t request_id);
+    void answer_changes(raft::Index applied_configuration, bool leadership_lost);
+    void try_join();
+    void on_join_readable();
+    void learn_peer_addresses(const std::vector<session::MemberInfo>& members);
+
+    ServerOptions options_;
+    Metrics& metrics_;
+    ConsensusMetrics consensus_metrics_;
+    zmq::context_t context_{1};
+    LogstoreLink logstore_;
+    PeerTransport peers_;
+    ClientPort clients_;
+    Rng random_;
+    std::unique_ptr<session::SessionServer> server_;
+    EventLoop* loop_ = nullptr;
+
+    std::chrono::steady_clock::time_point started_;
+    uint64_t ticks_done_ = 0;
+    raft::Index peers_configuration_index_ = UINT64_MAX;
+    raft::Index saved_configuration_index_ = 0;
+    raft::NodeId last_leader_ = 0;
+    raft::Term last_term_ = 0;
+    std::map<raft::Index, PendingChange> pending_changes_;
+    std::vector<std::unique_ptr<zmq::socket_t>> join_sockets_;
+    size_t next_join_endpoint_ = 0;
+    bool member_seen_ = false;  // this node has been in its configuration
+    bool join_refused_ = false;
+
+    std::atomic<bool> has_leader_{false};
+    std::atomic<bool> logstore_reachable_{true};
+    std::atomic<bool> logstore_failed_{false};
+};
+
+}  // namespace copycat::server

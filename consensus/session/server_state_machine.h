@@ -1,0 +1,234 @@
+// The session layer (copycat.md §2.6–2.7, §4.5–4.9): sessions, command sequencing and the
+// result cache, session events, log time and the scheduler, around one user StateMachine.
+// Pure: it is fed committed Raft entries in order and answers with values. The same object
+// runs on every server (leader, followers, passive members), so everything it decides comes
+// from the log; the few leader-only duties (admitting a command before it is logged, choosing
+// which suspected sessions to expire) are separate calls that change nothing replicated.
+//
+// Log entries: committed raft entries of type command carry an encoded SessionEntry
+// (entries.h); initialize entries (each leader's first) reset every session's keep-alive time
+// to the log time they bring, so a long election expires nobody (atomix #35); configuration
+// entries only advance the index and log time.
+//
+// Time: log time = max(entry timestamps seen), never going back. Before each register,
+// keep-alive, unregister and command entry, scheduled tasks due at or before the entry's time
+// run, in due-time order, each in command context at that index, seeing log time = max(log
+// time so far, its due time). A task scheduled by a task waits for the next entry. A periodic
+// task that fell behind runs once, then is due one interval after the entry's time.
+//
+// Sessions: id = index of the register entry; the timeout is logged with it. At each register,
+// keep-alive and unregister entry, every other session whose last keep-alive is older than its
+// timeout becomes UNSTABLE (suspected), on every server; a keep-alive makes it OPEN again. Only
+// the leader expires sessions: take_sessions_to_expire() says which, the leader logs an
+// UnregisterEntry{expired=true} for each, and expiry happens when that entry applies.
+//
+// Commands: a command whose sequence the session already applied is answered from the result
+// cache and takes no effect again; if a keep-alive already dropped that result (the client
+// acknowledged it, so it no longer waits for it) the answer is command_error, never an invented
+// value. Keep-alives drop cached results up to their command_sequence, and raise the session's
+// applied sequence to it: the client has those responses, so those commands applied, even if a
+// replay after compaction did not see their entries (copycat #282). A no-op (empty type)
+// advances the sequence and reaches nobody. An unknown type answers unknown_operation (cached)
+// and also advances the sequence, so the session does not hang. A sequence beyond the next
+// one is applied and becomes the session's sequence: the leader admits only the next one, so a
+// gap means the commands in between applied before and their entries were compacted away (a
+// replay); one that showed up later would be at or below the sequence and never run, so
+// program order is never reversed.
+//
+// Sessions end (closed by their client, or expired by the leader) when their unregister entry
+// applies: listeners run (on_unregister or on_expire, then on_close), pending events are
+// dropped. An expiry that finds the session OPEN again (a keep-alive applied after the leader
+// decided) is void. A client registering again with the same non-empty client_id expires its
+// older session first.
+//
+// Released entries (take_released): a command's entry when its Commit is released or destroyed
+// (or at once for duplicates, no-ops, unknown types and unknown sessions); a keep-alive entry
+// once it is no longer the last keep-alive of any live session; a session's register and
+// unregister entries once it ended and the state machine holds none of its commits (a replay
+// must find the session for every command still contributing to state).
+//
+// Events: published while applying index i go into one batch {event_index = i, previous_index =
+// the session's previous event index, or what its client acknowledged if that is later}; the
+// first previous_index is the session id, where a client starts. Every server keeps a session's
+// batches until a keep-alive's event_index (on every server) or a reset (on the server the
+// client talks to) acknowledges them; they are dropped when the session ends.
+//
+// Scheduled tasks are not in snapshots: install() drops them. A snapshottable state machine
+// re-creates its schedules in its own install() (scheduling is allowed there), from absolute
+// log times kept in its snapshot, so that a server that installed runs them at the same log
+// times as one that applied the entries.
+//
+// Not thread-safe: one thread calls everything, and the state machine runs inside these calls.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/status.h"
+#include "consensus/raft/types.h"
+#include "consensus/session/entries.h"
+#include "consensus/session/protocol.h"
+#include "consensus/statemachine/state_machine.h"
+
+namespace copycat::session {
+
+struct ServerStateMachineOptions {
+    uint64_t default_session_timeout_ms = 5000;
+    uint64_t min_session_timeout_ms = 100;  // a register asking for less gets this (logged)
+    uint64_t max_session_timeout_ms = 3'600'000;
+};
+
+// What applying one entry produced, for the server that wants to answer its client.
+struct RegisterApplied {
+    SessionId session = 0;
+    uint64_t timeout_ms = 0;
+};
+struct KeepAliveApplied {
+    std::vector<ErrorCode> sessions;  // per item of the entry: ok or unknown_session
+};
+struct UnregisterApplied {
+    SessionId session = 0;
+    bool expired = false;
+    ErrorCode error = ErrorCode::ok;  // unknown_session if it was not live
+};
+struct CommandApplied {
+    SessionId session = 0;
+    uint64_t sequence = 0;
+    ErrorCode error = ErrorCode::ok;  // ok, application_error, unknown_session, unknown_operation
+    std::string message;
+    Bytes value;
+    Index event_index = 0;  // the session's last event index after this command
+};
+
+struct Applied {
+    Index index = 0;
+    std::variant<std::monostate, RegisterApplied, KeepAliveApplied, UnregisterApplied,
+                 CommandApplied>
+        result;
+    // Batches published at this index, one per session (every server keeps them; the server
+    // the session's client talks to sends them).
+    std::vector<PublishRequest> events;
+    // Sessions that ended at this index (closed or expired): forget their connections.
+    std::vector<SessionId> ended;
+};
+
+// The leader's check of a command before it logs it.
+struct Admission {
+    ErrorCode error = ErrorCode::ok;  // ok, unknown_session, command_error, unknown_operation,
+                                      // bad_request
+    std::string message;
+    uint64_t last_sequence = 0;  // command_error: resubmit after this
+    statemachine::CompactionMode compaction = statemachine::CompactionMode::default_mode;
+};
+
+struct SessionInfo {
+    SessionId id = 0;
+    std::string client_id;
+    statemachine::SessionState state = statemachine::SessionState::open;
+    uint64_t timeout_ms = 0;
+    uint64_t last_keep_alive_ms = 0;  // log time
+    uint64_t command_sequence = 0;    // highest applied
+    Index event_index = 0;            // last published
+    size_t events_pending = 0;        // unacknowledged batches
+};
+
+class ServerStateMachine {
+public:
+    ServerStateMachine(std::unique_ptr<statemachine::StateMachine> state_machine,
+                       ServerStateMachineOptions options = {});
+    ~ServerStateMachine();
+
+    // Every committed entry, in index order, exactly once per incarnation (after a snapshot
+    // install, the entries after it). Indexes must grow; compacted holes are fine. A command
+    // entry whose payload does not decode is skipped the same way on every server, released
+    // and counted (malformed_entries()).
+    Applied apply(const raft::Entry& entry);
+    // Log indexes released since the last call: by the state machine (commits released or
+    // destroyed) and by the session layer (superseded keep-alives, ended sessions' entries).
+    std::vector<Index> take_released();
+
+    // --- the leader's duties (change nothing replicated) ---
+    // The timeout the leader logs in a RegisterEntry: requested (0: the default), clamped to
+    // [min, max] of the options. Every server then uses the logged value.
+    uint64_t choose_session_timeout(uint64_t requested_ms) const;
+    // Checks a command before it is logged: the session is live here, the sequence is the next
+    // one or an old one (old ones are logged and answered from the cache at apply), the type is
+    // registered and its argument passes the type's check. Accepting sequence+1 advances the
+    // leader's request sequence.
+    Admission admit_command(SessionId session, uint64_t sequence,
+                            const statemachine::Operation& operation);
+    // A keep-alive raises the leader's request sequence to its command_sequence (#282).
+    void note_keep_alive(const KeepAliveItem& item);
+    // Forget the leader-only bookkeeping: on every change of leader. Request sequences restart
+    // from the applied command sequences; no session is marked as being expired.
+    void reset_leader_state();
+    // Suspected sessions not already being expired; marks them as being expired (a keep-alive
+    // that makes one OPEN again clears its mark). The leader logs an UnregisterEntry{expired=
+    // true} for each. Empty until an initialize entry has applied since reset_leader_state():
+    // a new leader may still be replaying entries whose superseded keep-alives were compacted,
+    // where sessions look suspected that are not; its own initialize entry comes after them
+    // all and resets every session's keep-alive time.
+    std::vector<SessionId> take_sessions_to_expire();
+
+    // --- queries (never logged) ---
+    // Checks a query's type and argument; ok or unknown_operation / bad_request.
+    Admission admit_query(const statemachine::Operation& operation) const;
+    // Whether the session has applied command `sequence` and this server `index`; false also
+    // for unknown sessions (query() then answers unknown_session).
+    bool query_ready(SessionId session, uint64_t sequence, Index index) const;
+    // Runs a query now against the applied state; index = last_applied(). In a query,
+    // Session::publish returns an error and Executor::schedule asserts (a query runs on one
+    // server only: scheduling there would make servers differ). Application errors are
+    // returned, never cached. CommandApplied::sequence is the session's applied sequence.
+    CommandApplied query(SessionId session, const statemachine::Operation& operation);
+
+    // --- events ---
+    // The session's unacknowledged batches, in order, previous_index chained from what the
+    // client acknowledged.
+    std::vector<PublishRequest> pending_events(SessionId session) const;
+    // The client has everything up to index (a ResetRequest): drop those batches here.
+    void acknowledge_events(SessionId session, Index index);
+
+    // --- snapshots (copycat.md §2.5) ---
+    bool snapshottable() const;
+    // The session table (with cached results and pending events), log time and the state
+    // machine's snapshot, at last_applied(). Only for a snapshottable state machine (asserts).
+    Bytes snapshot() const;
+    // Replaces everything with a snapshot taken at `index`. One at or before last_applied() is
+    // already covered by the applied state: ok, and nothing changes. Errors (not snapshottable,
+    // malformed bytes, the state machine's own refusal) leave the state as it was. Scheduled
+    // tasks are dropped (see above); commits the state machine still held from before are no
+    // longer tracked (the snapshot covers their entries). During the state machine's install(),
+    // context().sessions() still shows the sessions from before.
+    Status install(std::span<const uint8_t> snapshot, Index index);
+
+    // --- introspection ---
+    Index last_applied() const;
+    uint64_t time_ms() const;
+    bool session_live(SessionId session) const;
+    std::vector<SessionInfo> sessions() const;
+    size_t sessions_live() const;
+    size_t events_pending() const;  // batches over all sessions
+    // Per session: (first pending event index - 1) if events are pending, else last_applied;
+    // the minimum over sessions (copycat.md §4.9, lastCompleted), for compaction.
+    Index completed_index() const;
+    // A hash of the session table (ids, client ids, states, timeouts, keep-alive times,
+    // command sequences, event indexes published and acknowledged through the log) and log
+    // time: equal on servers that applied the same entries, for the simulator to compare.
+    // Local resets (acknowledge_events) do not change it.
+    uint64_t digest() const;
+    // Committed command entries that did not decode, or of an unknown raft entry type.
+    size_t malformed_entries() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace copycat::session

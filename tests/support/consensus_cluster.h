@@ -1,0 +1,168 @@
+// Real copycat clusters for process-level tests and benchmarks: each node is a copycat-logstore
+// and a copycat-consensus process on their own data directory, talking over ipc:// sockets in
+// a temporary directory (no ports to collide with tests running in parallel; HTTP on port 0).
+// Processes are stopped by pid (kill -9 or SIGTERM), restarted, or started on a wiped
+// directory.
+//
+// NodeClient speaks the client protocol to one node's client endpoint (a DEALER), blocking with
+// timeouts; SessionClient keeps one session on a cluster the way a client library would:
+// finds the leader, resubmits a command with the same sequence after no_leader or a timeout
+// (the result cache keeps it applied once), sends keep-alives, collects events in order.
+#pragma once
+
+#include <zmq.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "consensus/session/protocol.h"
+#include "tests/support/subprocess.h"
+
+namespace copycat::testing {
+
+struct ClusterOptions {
+    int nodes = 3;
+    std::string logstore_binary;
+    std::string consensus_binary;
+    std::string election_timeout = "300ms";
+    std::string heartbeat_interval = "50ms";
+    std::string session_timeout = "2s";
+    std::string directory;  // where data and sockets go; empty: a TempDir of its own
+};
+
+class ProcessCluster {
+public:
+    explicit ProcessCluster(ClusterOptions options);
+    ~ProcessCluster();
+
+    // Starts node n's logstore and consensus (1-based). A node with stored state restarts from
+    // it; a new one bootstraps from the initial cluster, or joins through join_endpoints.
+    void start_node(int n, const std::vector<std::string>& join_endpoints = {});
+    void start_all();
+    void kill_node(int n);       // SIGKILL both processes
+    void kill_consensus(int n);  // SIGKILL the consensus process only
+    void stop_node(int n);       // SIGTERM, wait
+    void wipe_node(int n);       // the node must be stopped
+    bool consensus_running(int n);
+
+    std::string client_endpoint(int n) const;
+    std::string peer_endpoint(int n) const;
+    std::vector<std::string> client_endpoints() const;
+    std::string data_dir(int n) const;
+    int nodes() const { return options_.nodes; }
+    // The consensus output of node n (for failure messages).
+    std::string output(int n) const;
+
+private:
+    struct Node {
+        std::optional<Subprocess> logstore;
+        std::optional<Subprocess> consensus;
+        int starts = 0;
+    };
+
+    std::string initial_cluster() const;
+
+    ClusterOptions options_;
+    std::unique_ptr<TempDir> temp_;
+    std::string directory_;
+    std::map<int, Node> nodes_;
+};
+
+// Anything a node answers on the client protocol.
+using NodeReply = std::variant<session::Response, session::AdminResponse>;
+
+class NodeClient {
+public:
+    NodeClient(zmq::context_t& context, const std::string& endpoint);
+
+    // Sends and waits for the answer carrying this request's id; nullopt on timeout. Events
+    // that arrive meanwhile are kept (take_events).
+    std::optional<session::Response> call(const session::Request& request,
+                                          std::chrono::milliseconds timeout);
+    std::optional<session::AdminResponse> admin(const session::AdminRequest& request,
+                                                std::chrono::milliseconds timeout);
+    // One-way (ResetRequest), or a request whose answer is not awaited.
+    void send(const session::Request& request);
+    void send_raw(const std::vector<uint8_t>& bytes);
+    // Raw bytes and any answer with that id (bad input tests).
+    std::optional<session::Response> call_raw(const std::vector<uint8_t>& bytes,
+                                              uint64_t request_id,
+                                              std::chrono::milliseconds timeout);
+    // Waits up to timeout for at least one event (returns at once if some are kept).
+    std::vector<session::PublishRequest> take_events(std::chrono::milliseconds timeout);
+    uint64_t next_request_id() { return ++last_request_id_; }
+
+private:
+    std::optional<NodeReply> wait_for(uint64_t request_id, std::chrono::milliseconds timeout);
+    bool receive_one(std::chrono::milliseconds timeout);
+
+    zmq::socket_t socket_;
+    uint64_t last_request_id_ = 0;
+    uint64_t sent_request_id_ = 0;
+    std::map<uint64_t, NodeReply> replies_;
+    std::deque<session::PublishRequest> events_;
+};
+
+// Polls every node's status; the node id that every answering node's view... simply: the id
+// of a node that says it is the leader, or 0.
+session::NodeId find_leader(zmq::context_t& context, const std::vector<std::string>& endpoints,
+                            std::chrono::milliseconds timeout);
+std::optional<session::StatusResponse> node_status(zmq::context_t& context,
+                                                   const std::string& endpoint,
+                                                   std::chrono::milliseconds timeout);
+
+// One client session on a cluster, the way the client library keeps it.
+class SessionClient {
+public:
+    SessionClient(zmq::context_t& context, std::vector<std::string> endpoints,
+                  std::string client_id, uint64_t timeout_ms);
+
+    // Registers (trying nodes until the leader answers); false on give-up.
+    bool open(std::chrono::milliseconds timeout);
+    session::SessionId id() const { return session_; }
+
+    // A command, retried with the same sequence until a definite answer or the deadline.
+    // nullopt: the outcome is unknown (it may still take effect).
+    std::optional<session::Response> command(const session::Operation& operation,
+                                             std::chrono::milliseconds timeout);
+    std::optional<session::Response> query(const session::Operation& operation,
+                                           session::Consistency consistency,
+                                           std::chrono::milliseconds timeout,
+                                           int node = 0);  // node: 1-based, 0 = leader
+    // One keep-alive for this session, acknowledging responses and events received.
+    std::optional<session::Response> keep_alive(std::chrono::milliseconds timeout);
+    bool close(std::chrono::milliseconds timeout);
+
+    // Events received in order (gaps answered with a reset, duplicates dropped).
+    std::vector<session::Event> take_events(std::chrono::milliseconds timeout);
+    session::Index event_index() const { return event_index_; }
+    uint64_t sequence() const { return sequence_; }
+
+private:
+    NodeClient& node(size_t index);
+    std::optional<session::Response> call_leader(const session::Request& request,
+                                                 std::chrono::milliseconds timeout);
+    void absorb(std::vector<session::PublishRequest> publishes, NodeClient& from);
+
+    zmq::context_t& context_;
+    std::vector<std::string> endpoints_;
+    std::vector<std::unique_ptr<NodeClient>> nodes_;
+    std::string client_id_;
+    uint64_t timeout_ms_;
+    size_t leader_ = 0;  // index into endpoints_
+    session::SessionId session_ = 0;
+    uint64_t sequence_ = 0;      // last command sequence issued
+    uint64_t acknowledged_ = 0;  // last command sequence answered
+    session::Index response_index_ = 0;
+    session::Index event_index_ = 0;
+    std::vector<session::Event> events_;
+};
+
+}  // namespace copycat::testing
