@@ -12,8 +12,9 @@ ConsensusMetrics::ConsensusMetrics(Metrics& m)
       applied_index(m.gauge("copycat_server_applied_index", "The last applied index")),
       proposals_committed_total(
           m.counter("copycat_server_proposals_committed_total", "Entries applied by this member")),
-      proposals_failed_total(m.counter("copycat_server_proposals_failed_total",
-                                       "Proposals this leader refused or lost")),
+      proposals_failed_total(
+          m.counter("copycat_server_proposals_failed_total",
+                    "Client requests refused or lost by consensus (not by the state machine)")),
       member_type(m.gauge_family("copycat_server_member_type",
                                  "1 for this member's type in its configuration")),
       sessions_open(m.gauge("copycat_sessions_open", "Live client sessions")),
@@ -21,8 +22,8 @@ ConsensusMetrics::ConsensusMetrics(Metrics& m)
           m.counter("copycat_session_expired_total", "Sessions expired (applied here)")),
       session_events_pending(m.gauge("copycat_session_events_pending",
                                      "Event batches kept until their clients acknowledge them")),
-      requests_total(m.counter_family("copycat_server_requests_total",
-                                      "Client requests by kind and answer code")),
+      requests_total(
+          m.counter_family("copycat_server_requests_total", "Answers to client requests, by code")),
       queries_total(
           m.counter_family("copycat_server_queries_total", "Queries served, by consistency")) {}
 

@@ -26,7 +26,7 @@ struct ConsensusMetrics {
     prometheus::Gauge& sessions_open;
     prometheus::Counter& session_expired_total;
     prometheus::Gauge& session_events_pending;
-    prometheus::Family<prometheus::Counter>& requests_total;  // {kind, code}
+    prometheus::Family<prometheus::Counter>& requests_total;  // {code}
     prometheus::Family<prometheus::Counter>& queries_total;   // {consistency}
 };
 

@@ -193,9 +193,13 @@ void ConsensusServer::flush() {
     for (const raft::Envelope& envelope : output.messages) peers_.send(envelope);
     auto lost = [this](session::ConnectionId c) { on_lost(c); };
     for (const session::OutboundResponse& out : output.responses) {
-        consensus_metrics_.requests_total
-            .Add({{"code", session::error_code_name(out.response.error)}})
+        const session::ErrorCode code = out.response.error;
+        consensus_metrics_.requests_total.Add({{"code", session::error_code_name(code)}})
             .Increment();
+        // Refused or lost by consensus (not by the state machine, whose errors are answers).
+        if (code != session::ErrorCode::ok && code != session::ErrorCode::application_error) {
+            consensus_metrics_.proposals_failed_total.Increment();
+        }
         clients_.send(out.connection, out.response, lost);
     }
     for (const session::OutboundEvents& out : output.events) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 
+#include "consensus/statemachine/example/ledger_ops.h"
 #include "consensus/statemachine/operation.h"
 #include "consensus/statemachine/resources/ops.h"
 #include "consensus/wire/client_codec.h"
@@ -272,6 +273,92 @@ TEST_F(ConsensusProcessTest, BadInputGetsAClearErrorAndTheClusterKeepsServing) {
     ASSERT_TRUE(put.has_value());
     EXPECT_EQ(put->error, ErrorCode::ok) << put->message;
     for (int n = 1; n <= 3; ++n) EXPECT_TRUE(cluster_.consensus_running(n));
+}
+
+TEST_F(ConsensusProcessTest, AdministrationTransfersLeadershipAndChangesMemberTypes) {
+    cluster_.start_all();
+    const int leader = wait_for_leader();
+    ASSERT_NE(leader, 0);
+    const int other = leader == 1 ? 2 : 1;
+    const int third = 6 - leader - other;
+    NodeClient admin(context_, cluster_.client_endpoint(leader));
+
+    // Demote a follower to passive, then promote it back: each a committed configuration.
+    auto set_type = [&](int node, uint8_t type) {
+        session::MemberChangeRequest change{session::MemberChangeRequest::Action::set_type,
+                                            static_cast<session::NodeId>(node), type, "", 0};
+        return admin.admin(change, 10s);
+    };
+    auto demoted = set_type(third, 2);
+    ASSERT_TRUE(demoted.has_value());
+    ASSERT_EQ(demoted->error, ErrorCode::ok) << demoted->message;
+    EXPECT_TRUE(eventually(
+        [&] {
+            auto status = node_status(context_, cluster_.client_endpoint(third), 300ms);
+            return status && status->member_type == 2 && status->role == "passive";
+        },
+        10s))
+        << describe(third);
+    auto promoted = set_type(third, 3);
+    ASSERT_TRUE(promoted.has_value());
+    ASSERT_EQ(promoted->error, ErrorCode::ok) << promoted->message;
+
+    // A stale compare-and-set is refused.
+    session::MemberChangeRequest stale{session::MemberChangeRequest::Action::set_type,
+                                       static_cast<session::NodeId>(third), 2, "", 1};
+    auto refused = admin.admin(stale, 10s);
+    ASSERT_TRUE(refused.has_value());
+    EXPECT_EQ(refused->error, ErrorCode::configuration_error) << refused->message;
+
+    // Leadership moves to the node asked for.
+    auto moved =
+        admin.admin(session::TransferLeadershipRequest{static_cast<session::NodeId>(other)}, 10s);
+    ASSERT_TRUE(moved.has_value());
+    ASSERT_EQ(moved->error, ErrorCode::ok) << moved->message;
+    EXPECT_TRUE(eventually(
+        [&] {
+            auto status = node_status(context_, cluster_.client_endpoint(other), 300ms);
+            return status && status->role == "leader";
+        },
+        10s))
+        << describe(other);
+
+    // Followers refuse administration with a hint.
+    NodeClient follower(context_, cluster_.client_endpoint(third));
+    session::MemberChangeRequest change{session::MemberChangeRequest::Action::set_type,
+                                        static_cast<session::NodeId>(third), 2, "", 0};
+    auto hinted = follower.admin(change, 10s);
+    ASSERT_TRUE(hinted.has_value());
+    EXPECT_EQ(hinted->error, ErrorCode::no_leader);
+}
+
+// The example ledger, built into its own consensus executable (README, "Your own state
+// machine"), runs on the same real cluster machinery.
+TEST(LedgerProcessTest, YourOwnStateMachineRunsInItsOwnConsensusExecutable) {
+    ClusterOptions options;
+    options.logstore_binary = COPYCAT_LOGSTORE_BINARY;
+    options.consensus_binary = COPYCAT_LEDGER_CONSENSUS_BINARY;
+    ProcessCluster cluster(options);
+    cluster.start_all();
+    zmq::context_t context(1);
+    SessionClient client(context, cluster.client_endpoints(), "teller", 5000);
+    ASSERT_TRUE(client.open(20s));
+    auto deposit = client.command(make_operation(example::Deposit{"alice", 70}), 10s);
+    ASSERT_TRUE(deposit && deposit->error == ErrorCode::ok);
+    auto overdraw = client.command(make_operation(example::Withdraw{"alice", 100}), 10s);
+    ASSERT_TRUE(overdraw.has_value());
+    EXPECT_EQ(overdraw->error, ErrorCode::application_error) << overdraw->message;
+    auto balance =
+        client.query(make_operation(example::Balance{"alice"}), Consistency::linearizable, 10s);
+    ASSERT_TRUE(balance && balance->error == ErrorCode::ok);
+    auto output = statemachine::decode_output<example::Balance>(
+        std::get<session::OperationResponse>(balance->body).value);
+    ASSERT_TRUE(output.is_ok());
+    EXPECT_EQ(output->balance, 70u);
+    // The built-in resources are not there: their operations are unknown here.
+    auto put = client.command(make_operation(resources::MapPut{"m", "k", {}, 0}), 10s);
+    ASSERT_TRUE(put.has_value());
+    EXPECT_EQ(put->error, ErrorCode::unknown_operation);
 }
 
 }  // namespace
