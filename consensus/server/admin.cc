@@ -61,7 +61,7 @@ void ConsensusServer::on_admin(session::ConnectionId connection, uint64_t reques
         }
         response.body = std::move(sessions);
     }
-    response.leader = server_->raft().leader();
+    if (response.leader == 0) response.leader = server_->raft().leader();
     clients_.send(connection, response, [this](session::ConnectionId c) { on_lost(c); });
 }
 
@@ -111,6 +111,10 @@ session::AdminResponse ConsensusServer::change_members(const session::MemberChan
                       "the configuration changed (now at index " + std::to_string(current.index) +
                           "); look again and retry");
     }
+    if (request.action == session::MemberChangeRequest::Action::leave &&
+        request.node == options_.node_id) {
+        return hand_over_before_leaving(response);
+    }
     std::vector<raft::Member> members = current.members;
     auto found = std::find_if(members.begin(), members.end(),
                               [&](const raft::Member& m) { return m.id == request.node; });
@@ -152,31 +156,50 @@ session::AdminResponse ConsensusServer::change_members(const session::MemberChan
     if (!proposed.is_ok()) {
         return refuse(session::ErrorCode::configuration_error, proposed.status().message());
     }
-    pending_changes_[*proposed] = {connection, request_id};
+    pending_changes_[*proposed] = {connection, request_id, server_->raft().term()};
     flush();
     return response;
 }
 
-void ConsensusServer::answer_changes(raft::Index applied_configuration, bool leadership_lost) {
-    auto lost = [this](session::ConnectionId c) { on_lost(c); };
-    for (auto it = pending_changes_.begin(); it != pending_changes_.end();) {
-        if (!leadership_lost && it->first != applied_configuration) {
-            ++it;
-            continue;
-        }
-        session::AdminResponse response;
-        response.request_id = it->second.request_id;
-        response.leader = server_->raft().leader();
-        if (leadership_lost) {
-            response.error = session::ErrorCode::no_leader;
-            response.message = "leadership changed before the change committed; look and retry";
-        } else {
-            response.body = session::MemberChangeResponse{
-                it->first, member_infos(server_->raft().configuration())};
-        }
-        clients_.send(it->second.connection, response, lost);
-        it = pending_changes_.erase(it);
+// A change is answered when the entry at its index applies here: ok if it is the configuration
+// this leader proposed (same index and term: the same entry), otherwise the proposal was lost
+// in a change of leader. Not on losing leadership: a leader that removed itself steps down
+// before it hears that the change committed, and the change did happen.
+// A leader does not remove itself: it would stop leading before it learns that the change
+// committed. It hands leadership to another voter, and the caller asks that one.
+session::AdminResponse ConsensusServer::hand_over_before_leaving(session::AdminResponse response) {
+    const raft::Configuration& current = server_->raft().configuration();
+    for (const raft::Member& member : current.members) {
+        if (member.id == options_.node_id || member.type != raft::MemberType::active) continue;
+        Status started = server_->transfer_leadership(member.id);
+        if (!started.is_ok()) continue;
+        response.error = session::ErrorCode::no_leader;
+        response.leader = member.id;
+        response.message = "this node leads and is leaving: leadership moves to node " +
+                           std::to_string(member.id) + "; ask it to remove this node";
+        return response;
     }
+    response.error = session::ErrorCode::configuration_error;
+    response.message = "the leader cannot leave: no other voter can take over now";
+    return response;
+}
+
+void ConsensusServer::answer_change(const raft::Entry& applied) {
+    auto pending = pending_changes_.find(applied.index);
+    if (pending == pending_changes_.end()) return;
+    session::AdminResponse response;
+    response.request_id = pending->second.request_id;
+    response.leader = server_->raft().leader();
+    if (applied.type == raft::EntryType::configuration && applied.term == pending->second.term) {
+        response.body = session::MemberChangeResponse{
+            applied.index, member_infos(server_->raft().configuration())};
+    } else {
+        response.error = session::ErrorCode::no_leader;
+        response.message = "the change was lost in a change of leader; look and retry";
+    }
+    clients_.send(pending->second.connection, response,
+                  [this](session::ConnectionId c) { on_lost(c); });
+    pending_changes_.erase(pending);
 }
 
 void ConsensusServer::learn_peer_addresses(const std::vector<session::MemberInfo>& members) {

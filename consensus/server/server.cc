@@ -120,22 +120,34 @@ void ConsensusServer::attach(EventLoop& loop) {
 }
 
 void ConsensusServer::on_tick() {
-    // Ticks follow the steady clock: after a stall, every tick that elapsed is delivered now.
+    catch_up_ticks();
+    flush();
+}
+
+// Ticks follow the steady clock: after a stall, every tick that elapsed is delivered now, and
+// before each input, not only when the tick timer fires. A process stopped (SIGSTOP, a stall)
+// and resumed reads first what waited in its sockets: on the clock of before the stall a
+// leader answered lease reads from a lease that had run out while it was stopped, stale
+// (PausedLeaderTest in tests/consensus/linearizability_test.cc).
+void ConsensusServer::catch_up_ticks() {
     auto elapsed = std::chrono::steady_clock::now() - started_;
     const uint64_t due = static_cast<uint64_t>(elapsed / options_.tick.chrono());
     server_->set_time_ms(now_ms());
     for (; ticks_done_ < due; ++ticks_done_) server_->tick();
-    flush();
 }
 
 void ConsensusServer::on_peer_readable() {
-    server_->set_time_ms(now_ms());
-    peers_.receive([this](raft::Envelope envelope) { server_->step(envelope); }, kReceiveBatch);
+    peers_.receive(
+        [this](raft::Envelope envelope) {
+            catch_up_ticks();
+            server_->step(envelope);
+        },
+        kReceiveBatch);
     flush();
 }
 
 void ConsensusServer::on_client_readable() {
-    server_->set_time_ms(now_ms());
+    catch_up_ticks();  // for administration; each request catches up again (on_request)
     clients_.receive([this](session::ConnectionId c, uint64_t id,
                             session::Request r) { on_request(c, id, std::move(r)); },
                      [this](session::ConnectionId c, uint64_t id, session::AdminRequest r) {
@@ -147,6 +159,7 @@ void ConsensusServer::on_client_readable() {
 
 void ConsensusServer::on_request(session::ConnectionId connection, uint64_t request_id,
                                  session::Request request) {
+    catch_up_ticks();
     if (const auto* query = std::get_if<session::QueryRequest>(&request)) {
         consensus_metrics_.queries_total
             .Add({{"consistency", session::consistency_name(query->consistency)}})
@@ -162,7 +175,7 @@ void ConsensusServer::on_lost(session::ConnectionId connection) {
 void ConsensusServer::on_logstore_readable() {
     std::optional<uint64_t> persisted = logstore_.on_readable();
     if (persisted) {
-        server_->set_time_ms(now_ms());
+        catch_up_ticks();
         server_->persisted(*persisted);
         flush();
     }
@@ -214,13 +227,13 @@ void ConsensusServer::after_applied(const std::vector<raft::Entry>& applied) {
     const raft::Raft& raft = server_->raft();
     consensus_metrics_.proposals_committed_total.Increment(static_cast<double>(applied.size()));
     for (const raft::Entry& entry : applied) {
+        answer_change(entry);
         if (entry.type == raft::EntryType::configuration) {
             Result<raft::Configuration> configuration = raft::decode_configuration(entry.payload);
             if (configuration.is_ok() && configuration->index > saved_configuration_index_) {
                 logstore_.save_configuration(*configuration);
                 saved_configuration_index_ = configuration->index;
             }
-            answer_changes(entry.index, false);
         } else if (entry.type == raft::EntryType::command) {
             Result<session::SessionEntry> decoded = session::decode_entry(entry.payload);
             const auto* unregister =
@@ -235,7 +248,6 @@ void ConsensusServer::after_applied(const std::vector<raft::Entry>& applied) {
             consensus_metrics_.leader_changes_seen_total.Increment();
             log::info("leader", {{"leader", raft.leader()}, {"term", raft.term()}});
         }
-        if (raft.role() != raft::Role::leader) answer_changes(0, true);
         last_leader_ = raft.leader();
         last_term_ = raft.term();
     }

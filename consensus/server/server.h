@@ -57,6 +57,7 @@ private:
     struct PendingChange {
         session::ConnectionId connection = 0;
         uint64_t request_id = 0;
+        raft::Term term = 0;  // of the proposed entry
     };
     class Rng : public raft::Random {
     public:
@@ -73,6 +74,7 @@ private:
 
     // input
     void on_tick();
+    void catch_up_ticks();
     void on_peer_readable();
     void on_client_readable();
     void on_logstore_readable();
@@ -94,7 +96,8 @@ private:
     session::StatusResponse status() const;
     session::AdminResponse change_members(const session::MemberChangeRequest& request,
                                           session::ConnectionId connection, uint64_t request_id);
-    void answer_changes(raft::Index applied_configuration, bool leadership_lost);
+    session::AdminResponse hand_over_before_leaving(session::AdminResponse response);
+    void answer_change(const raft::Entry& applied);
     void try_join();
     void on_join_readable();
     void learn_peer_addresses(const std::vector<session::MemberInfo>& members);
