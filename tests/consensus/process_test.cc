@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <random>
 #include <string>
 
 #include "consensus/statemachine/example/ledger_ops.h"
@@ -287,6 +288,50 @@ TEST_F(ConsensusProcessTest, BadInputGetsAClearErrorAndTheClusterKeepsServing) {
     ASSERT_TRUE(put.has_value());
     EXPECT_EQ(put->error, ErrorCode::ok) << put->message;
     for (int n = 1; n <= 3; ++n) EXPECT_TRUE(cluster_.consensus_running(n));
+}
+
+// Garbage on every port of every node (the deterministic stand-in for fuzzing the shells'
+// entry points): random bytes, and valid messages with bytes flipped. Nothing crashes, nothing
+// reaches the state machine, and the cluster keeps serving.
+TEST_F(ConsensusProcessTest, GarbageOnThePeerAndClientPortsChangesNothing) {
+    cluster_.start_all();
+    ASSERT_NE(wait_for_leader(), 0);
+    SessionClient client = open_session("good");
+    auto put = client.command(make_operation(resources::MapPut{"m", "k", bytes_of("v1"), 0}), 10s);
+    ASSERT_TRUE(put && put->error == ErrorCode::ok);
+    std::mt19937_64 random(42);
+    const std::vector<uint8_t> valid = wire::encode_request(
+        5,
+        session::CommandRequest{client.id(), 99, make_operation(resources::MapRemove{"m", "k"})});
+    for (int n = 1; n <= 3; ++n) {
+        for (const std::string& endpoint :
+             {cluster_.peer_endpoint(n), cluster_.client_endpoint(n)}) {
+            zmq::socket_t socket(context_, zmq::socket_type::dealer);
+            socket.set(zmq::sockopt::linger, 0);
+            socket.set(zmq::sockopt::routing_id, "7");  // a peer's id: its messages are read
+            socket.connect(endpoint);
+            for (int i = 0; i < 500; ++i) {
+                std::vector<uint8_t> bytes = valid;
+                if (i % 2 == 0) {
+                    bytes.resize(random() % 200);
+                    for (uint8_t& byte : bytes) byte = static_cast<uint8_t>(random());
+                } else {
+                    for (int flips = 0; flips < 3; ++flips) {
+                        bytes[random() % bytes.size()] ^= static_cast<uint8_t>(1 + random() % 255);
+                    }
+                }
+                socket.send(zmq::const_buffer(bytes.data(), bytes.size()), zmq::send_flags::none);
+            }
+        }
+    }
+    for (int n = 1; n <= 3; ++n) EXPECT_TRUE(cluster_.consensus_running(n)) << cluster_.output(n);
+    auto read =
+        client.query(make_operation(resources::MapGet{"m", "k"}), Consistency::linearizable, 10s);
+    ASSERT_TRUE(read && read->error == ErrorCode::ok);
+    EXPECT_EQ(text_of(get_value(*read).value_or(Bytes{})), "v1");
+    auto next = client.command(make_operation(resources::MapPut{"m", "k", bytes_of("v2"), 0}), 10s);
+    ASSERT_TRUE(next.has_value());
+    EXPECT_EQ(next->error, ErrorCode::ok) << next->message;
 }
 
 TEST_F(ConsensusProcessTest, AdministrationTransfersLeadershipAndChangesMemberTypes) {
