@@ -5,6 +5,7 @@
 // input answered with clear errors while the cluster keeps serving.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 #include <random>
 #include <string>
@@ -423,6 +424,53 @@ TEST_F(ConsensusProcessTest, AdministrationTransfersLeadershipAndChangesMemberTy
         },
         10s))
         << describe(leader) << describe(third) << describe(other);
+}
+
+// TESTING.md #12: an fdatasync that fails is never retried as if it had worked. Node 1's
+// logstore gets EIO from its 60th fdatasync on (strace); it refuses every write after that,
+// node 1's consensus stops with exit 1, and the two others go on: nothing acknowledged is lost.
+TEST(FsyncFailureProcessTest, AFailedFdatasyncStopsTheNodeAndLosesNothingAcknowledged) {
+    if (!std::filesystem::exists("/usr/bin/strace")) {
+        GTEST_SKIP() << "strace missing: run ops/install-deps";
+    }
+    ClusterOptions options;
+    options.logstore_binary = COPYCAT_LOGSTORE_BINARY;
+    options.consensus_binary = COPYCAT_CONSENSUS_BINARY;
+    options.logstore_wrappers[1] = {"/usr/bin/strace",
+                                    "-f",
+                                    "-qq",
+                                    "-o",
+                                    "/dev/null",
+                                    "-e",
+                                    "trace=fdatasync",
+                                    "-e",
+                                    "inject=fdatasync:error=EIO:when=60+"};
+    ProcessCluster cluster(options);
+    cluster.start_all();
+    zmq::context_t context(1);
+    SessionClient client(context, cluster.client_endpoints(), "writer", 10000);
+    ASSERT_TRUE(client.open(30s));
+    std::map<std::string, std::string> acknowledged;
+    for (int i = 0; i < 300; ++i) {
+        std::string key = "key-" + std::to_string(i);
+        auto response =
+            client.command(make_operation(resources::MapPut{"m", key, bytes_of(key), 0}), 20s);
+        if (!response) break;  // unknown outcome: stop here
+        ASSERT_EQ(response->error, ErrorCode::ok) << response->message;
+        acknowledged[key] = key;
+    }
+    EXPECT_EQ(cluster.wait_consensus(1, 20s), 1) << cluster.output(1);
+    EXPECT_NE(cluster.output(1).find("logstore"), std::string::npos);
+    ASSERT_GT(acknowledged.size(), 100u);
+    for (const auto& [key, value] : acknowledged) {
+        auto read = client.query(make_operation(resources::MapGet{"m", key}),
+                                 Consistency::linearizable, 10s);
+        ASSERT_TRUE(read && read->error == ErrorCode::ok) << key;
+        auto output = statemachine::decode_output<resources::MapGet>(
+            std::get<session::OperationResponse>(read->body).value);
+        ASSERT_TRUE(output.is_ok() && output->value.has_value()) << key << " lost";
+        EXPECT_EQ(text_of(*output->value), value);
+    }
 }
 
 // The example ledger, built into its own consensus executable (README, "Your own state

@@ -24,10 +24,7 @@ ProcessCluster::ProcessCluster(ClusterOptions options) : options_(std::move(opti
 }
 
 ProcessCluster::~ProcessCluster() {
-    for (auto& [n, node] : nodes_) {
-        if (node.consensus) node.consensus->kill_now();
-        if (node.logstore) node.logstore->kill_now();
-    }
+    for (auto& [n, node] : nodes_) kill_node(n);
 }
 
 std::string ProcessCluster::data_dir(int n) const {
@@ -61,10 +58,14 @@ void ProcessCluster::start_node(int n, const std::vector<std::string>& join_endp
     std::filesystem::create_directories(data_dir(n));
     const std::string logstore_endpoint = "ipc://" + data_dir(n) + "/logstore.sock";
     if (!node.logstore || !node.logstore->running()) {
-        Result<Subprocess> logstore = Subprocess::start(
-            {options_.logstore_binary, "--node-id", std::to_string(n), "--data-dir", data_dir(n),
-             "--listen", logstore_endpoint, "--http", "127.0.0.1:0", "--log-format", "text"},
-            directory_ + "/logstore-" + std::to_string(n) + ".out");
+        std::vector<std::string> command;
+        auto wrapper = options_.logstore_wrappers.find(n);
+        if (wrapper != options_.logstore_wrappers.end()) command = wrapper->second;
+        command.insert(command.end(), {options_.logstore_binary, "--node-id", std::to_string(n),
+                                       "--data-dir", data_dir(n), "--listen", logstore_endpoint,
+                                       "--http", "127.0.0.1:0", "--log-format", "text"});
+        Result<Subprocess> logstore =
+            Subprocess::start(command, directory_ + "/logstore-" + std::to_string(n) + ".out");
         node.logstore.emplace(std::move(logstore.value()));
     }
     std::vector<std::string> argv = {options_.consensus_binary,
@@ -110,7 +111,11 @@ void ProcessCluster::start_all() {
 void ProcessCluster::kill_node(int n) {
     Node& node = nodes_[n];
     if (node.consensus) node.consensus->kill_now();
-    if (node.logstore) node.logstore->kill_now();
+    if (node.logstore) {
+        // A wrapper (strace) would leave the logstore it runs behind: kill that first.
+        for (pid_t child : node.logstore->children()) ::kill(child, SIGKILL);
+        node.logstore->kill_now();
+    }
     node.consensus.reset();
     node.logstore.reset();
 }
@@ -131,11 +136,27 @@ void ProcessCluster::stop_node(int n) {
     }
 }
 
+void ProcessCluster::pause_consensus(int n) {
+    Node& node = nodes_[n];
+    if (node.consensus) node.consensus->signal(SIGSTOP);
+}
+
+void ProcessCluster::resume_consensus(int n) {
+    Node& node = nodes_[n];
+    if (node.consensus) node.consensus->signal(SIGCONT);
+}
+
 void ProcessCluster::wipe_node(int n) { std::filesystem::remove_all(data_dir(n)); }
 
 bool ProcessCluster::consensus_running(int n) {
     auto found = nodes_.find(n);
     return found != nodes_.end() && found->second.consensus && found->second.consensus->running();
+}
+
+int ProcessCluster::wait_consensus(int n, std::chrono::milliseconds timeout) {
+    auto found = nodes_.find(n);
+    if (found == nodes_.end() || !found->second.consensus) return -1;
+    return found->second.consensus->wait(timeout);
 }
 
 std::string ProcessCluster::output(int n) const {
@@ -281,6 +302,7 @@ std::optional<session::Response> SessionClient::call_leader(const session::Reque
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
         NodeClient& target = node(leader_);
+        ++sends_;
         std::optional<session::Response> response = target.call(request, 500ms);
         absorb(target.take_events(0ms), target);
         if (!response) {
@@ -314,11 +336,14 @@ bool SessionClient::open(std::chrono::milliseconds timeout) {
 std::optional<session::Response> SessionClient::command(const session::Operation& operation,
                                                         std::chrono::milliseconds timeout) {
     session::CommandRequest request{session_, ++sequence_, operation};
+    const uint64_t sends_before = sends_;
+    last_command_sends_ = 0;
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
             deadline - std::chrono::steady_clock::now());
         std::optional<session::Response> response = call_leader(request, left);
+        last_command_sends_ = sends_ - sends_before;
         if (!response) return std::nullopt;
         if (response->error == session::ErrorCode::command_error) {
             // A new leader lost track of our sequence: reset it with a keep-alive, resubmit.

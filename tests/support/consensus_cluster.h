@@ -35,6 +35,8 @@ struct ClusterOptions {
     std::string heartbeat_interval = "50ms";
     std::string session_timeout = "2s";
     std::string directory;  // where data and sockets go; empty: a TempDir of its own
+    // Node n's logstore runs under this command (e.g. strace injecting fdatasync errors).
+    std::map<int, std::vector<std::string>> logstore_wrappers;
 };
 
 class ProcessCluster {
@@ -49,8 +51,14 @@ public:
     void kill_node(int n);       // SIGKILL both processes
     void kill_consensus(int n);  // SIGKILL the consensus process only
     void stop_node(int n);       // SIGTERM, wait
-    void wipe_node(int n);       // the node must be stopped
+    // SIGSTOP / SIGCONT the consensus process (a stalled server: GC pause, swapped out, a VM
+    // frozen); its logstore keeps running. A paused node is still killed by the destructor.
+    void pause_consensus(int n);
+    void resume_consensus(int n);
+    void wipe_node(int n);  // the node must be stopped
     bool consensus_running(int n);
+    // Waits for node n's consensus process to exit: its exit code, or -1 if still running.
+    int wait_consensus(int n, std::chrono::milliseconds timeout);
 
     std::string client_endpoint(int n) const;
     std::string peer_endpoint(int n) const;
@@ -144,6 +152,10 @@ public:
     std::vector<session::Event> take_events(std::chrono::milliseconds timeout);
     session::Index event_index() const { return event_index_; }
     uint64_t sequence() const { return sequence_; }
+    // How many times the last command was sent (to any node). An unknown_session answer to
+    // the only send is a definite refusal; after a resend it may answer a command that applied
+    // before its session expired, so its outcome is unknown.
+    uint64_t last_command_sends() const { return last_command_sends_; }
 
 private:
     NodeClient& node(size_t index);
@@ -160,6 +172,8 @@ private:
     session::SessionId session_ = 0;
     uint64_t sequence_ = 0;      // last command sequence issued
     uint64_t acknowledged_ = 0;  // last command sequence answered
+    uint64_t sends_ = 0;         // requests sent by call_leader, ever
+    uint64_t last_command_sends_ = 0;
     session::Index response_index_ = 0;
     session::Index event_index_ = 0;
     std::vector<session::Event> events_;
