@@ -30,9 +30,8 @@ Status Reply::error() const {
 }
 
 StorageClient::StorageClient(zmq::context_t& context, const std::string& endpoint,
-                             std::chrono::milliseconds send_timeout)
-    : socket_(
-          make_dealer(context, "storage-client", SocketOptions{100000, 100000, 256 << 20, false})) {
+                             std::chrono::milliseconds send_timeout, const std::string& routing_id)
+    : socket_(make_dealer(context, routing_id, SocketOptions{100000, 100000, 256 << 20, false})) {
     socket_.set(zmq::sockopt::sndtimeo, static_cast<int>(send_timeout.count()));
     socket_.connect(endpoint);
 }

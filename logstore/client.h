@@ -41,9 +41,12 @@ private:
 class StorageClient {
 public:
     // Connects (asynchronously) to endpoint. send() waits up to send_timeout for the
-    // connection, so a client may send right away.
+    // connection, so a client may send right away. routing_id names this connection to the
+    // logstore: a process that writes uses one of its own (replies to another connection with
+    // the same id would reach it).
     StorageClient(zmq::context_t& context, const std::string& endpoint,
-                  std::chrono::milliseconds send_timeout = std::chrono::seconds(5));
+                  std::chrono::milliseconds send_timeout = std::chrono::seconds(5),
+                  const std::string& routing_id = "storage-client");
 
     uint64_t next_request_id() { return ++last_request_id_; }
     Status send(std::span<const uint8_t> bytes);

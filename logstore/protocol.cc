@@ -64,9 +64,9 @@ std::vector<uint8_t> make_save_configuration(uint64_t request_id, uint64_t index
                           fb::CreateSaveConfigurationRequest(builder, index, term, bytes));
 }
 
-std::vector<uint8_t> make_load_meta(uint64_t request_id) {
+std::vector<uint8_t> make_load_meta(uint64_t request_id, bool claim_writer) {
     flatbuffers::FlatBufferBuilder builder(64);
-    return finish_message(builder, request_id, fb::CreateLoadMetaRequest(builder));
+    return finish_message(builder, request_id, fb::CreateLoadMetaRequest(builder, claim_writer));
 }
 
 std::vector<uint8_t> make_release(uint64_t request_id, std::span<const uint64_t> indexes) {

@@ -41,7 +41,8 @@ std::vector<uint8_t> make_reset(uint64_t request_id, uint64_t next_index);
 std::vector<uint8_t> make_save_term(uint64_t request_id, uint64_t term, uint64_t vote);
 std::vector<uint8_t> make_save_configuration(uint64_t request_id, uint64_t index, uint64_t term,
                                              std::span<const uint8_t> payload);
-std::vector<uint8_t> make_load_meta(uint64_t request_id);
+// claim_writer: see LoadMetaRequest in schemas/storage.fbs.
+std::vector<uint8_t> make_load_meta(uint64_t request_id, bool claim_writer = false);
 std::vector<uint8_t> make_release(uint64_t request_id, std::span<const uint64_t> indexes);
 std::vector<uint8_t> make_status(uint64_t request_id);
 std::vector<uint8_t> make_term_at(uint64_t request_id, uint64_t index);

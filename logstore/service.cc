@@ -74,6 +74,14 @@ void StorageService::handle(const std::string& peer, std::span<const uint8_t> by
 StorageService::Reply StorageService::dispatch(const fb::StorageMessage& m, const std::string& peer,
                                                bool* deferred) {
     uint64_t id = m.request_id();
+    if (writer_ && peer != *writer_ && is_write(m.body_type())) {
+        if (metrics_ != nullptr) metrics_->refused_requests_total.Increment();
+        log::warn_once("storage: fenced " + peer,
+                       "refused a write from a connection that is not the log's writer",
+                       {{"peer", peer}, {"writer", *writer_}});
+        return make_error(id, fb::ErrorCode::Stopped,
+                          "fenced: another consensus process has claimed this log");
+    }
     switch (m.body_type()) {
         case fb::Body::AppendRequest:
             return on_append(id, *m.body_as_AppendRequest(), peer, deferred);
@@ -83,7 +91,9 @@ StorageService::Reply StorageService::dispatch(const fb::StorageMessage& m, cons
         case fb::Body::SaveTermRequest: return on_save_term(id, *m.body_as_SaveTermRequest());
         case fb::Body::SaveConfigurationRequest:
             return on_save_configuration(id, *m.body_as_SaveConfigurationRequest());
-        case fb::Body::LoadMetaRequest: return on_load_meta(id);
+        case fb::Body::LoadMetaRequest:
+            if (m.body_as_LoadMetaRequest()->claim_writer()) claim_writer(peer);
+            return on_load_meta(id);
         case fb::Body::ReleaseRequest: return on_release(id, *m.body_as_ReleaseRequest());
         case fb::Body::SetIndexesRequest: return on_set_indexes(id, *m.body_as_SetIndexesRequest());
         case fb::Body::StatusRequest: return on_status(id);
@@ -210,6 +220,22 @@ StorageService::Reply StorageService::on_save_configuration(
 }
 
 StorageService::Reply StorageService::on_load_meta(uint64_t id) { return meta_reply(id); }
+
+bool StorageService::is_write(fb::Body body) {
+    switch (body) {
+        case fb::Body::AppendRequest:
+        case fb::Body::TruncateRequest:
+        case fb::Body::ResetLogRequest:
+        case fb::Body::SaveTermRequest:
+        case fb::Body::SaveConfigurationRequest: return true;
+        default: return false;
+    }
+}
+
+void StorageService::claim_writer(const std::string& peer) {
+    if (writer_ != peer) log::info("a new writer claimed the log", {{"writer", peer}});
+    writer_ = peer;
+}
 
 StorageService::Reply StorageService::on_release(uint64_t id, const fb::ReleaseRequest& request) {
     uint32_t released = 0;

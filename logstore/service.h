@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -79,6 +80,8 @@ private:
     Reply on_save_term(uint64_t id, const fb::SaveTermRequest& request);
     Reply on_save_configuration(uint64_t id, const fb::SaveConfigurationRequest& request);
     Reply on_load_meta(uint64_t id);
+    static bool is_write(fb::Body body);
+    void claim_writer(const std::string& peer);
     Reply on_release(uint64_t id, const fb::ReleaseRequest& request);
     Reply on_set_indexes(uint64_t id, const fb::SetIndexesRequest& request);
     Reply on_status(uint64_t id);
@@ -93,6 +96,8 @@ private:
     Duration fsync_warn_;
     CompactionIndexes indexes_;
     std::map<std::string, uint64_t> waiting_acks_;  // peer -> highest staged append request
+    // The connection that claimed the log (LoadMetaRequest.claim_writer); unset: anyone writes.
+    std::optional<std::string> writer_;
     uint64_t staged_entries_ = 0;
     uint64_t staged_bytes_ = 0;
 };

@@ -1,7 +1,11 @@
 #include "consensus/server/logstore_link.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <random>
 #include <string>
+#include <thread>
 
 #include "common/assert.h"
 #include "common/log.h"
@@ -12,20 +16,78 @@ namespace copycat::server {
 
 namespace fb = logstore::fb;
 
-LogstoreLink::LogstoreLink(zmq::context_t& context, const std::string& endpoint)
-    : client_(context, endpoint, std::chrono::seconds(2)) {}
+namespace {
 
-Result<logstore::Reply> LogstoreLink::call(std::vector<uint8_t> request, uint64_t id,
-                                           std::chrono::milliseconds timeout) {
-    Result<logstore::Reply> reply = client_.call(request, id, timeout);
-    if (reply.is_ok()) last_answer_ = std::chrono::steady_clock::now();
-    return reply;
+// A routing id of this process's own: replies to an earlier process's requests never reach it.
+std::string own_routing_id() {
+    std::random_device random;
+    return "consensus-" + std::to_string(::getpid()) + "-" + std::to_string(random());
 }
 
+}  // namespace
+
+LogstoreLink::LogstoreLink(zmq::context_t& context, const std::string& endpoint,
+                           std::chrono::milliseconds op_timeout)
+    : op_timeout_(op_timeout),
+      client_(context, endpoint, std::chrono::seconds(2), own_routing_id()) {}
+
+uint64_t LogstoreLink::next_id() {
+    last_sent_id_ = client_.next_request_id();
+    return last_sent_id_;
+}
+
+// Sends a request built for a fresh id and waits for its answer, again and again until the
+// deadline while the logstore does not answer (not started yet, or still recovering).
+Result<logstore::Reply> LogstoreLink::call(
+    const std::function<std::vector<uint8_t>(uint64_t)>& build,
+    std::chrono::steady_clock::time_point deadline) {
+    Status last = Status(StatusCode::timeout, "the logstore did not answer in time");
+    while (std::chrono::steady_clock::now() < deadline) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        uint64_t id = next_id();
+        Result<logstore::Reply> reply =
+            client_.call(build(id), id, std::min(left, std::chrono::milliseconds(2000)));
+        if (reply.is_ok()) {
+            last_answer_ = std::chrono::steady_clock::now();
+            return reply;
+        }
+        last = reply.status();
+        if (last.code() != StatusCode::unavailable && last.code() != StatusCode::timeout) {
+            return last;
+        }
+    }
+    return last;
+}
+
+// Appends an earlier writer staged may still be on their way to disk: read only once the log
+// is durable to its end, so that nothing read here can vanish.
+Status LogstoreLink::wait_until_durable(std::chrono::steady_clock::time_point deadline) {
+    while (true) {
+        Result<logstore::Reply> status =
+            call([](uint64_t id) { return logstore::make_status(id); }, deadline);
+        if (!status.is_ok()) return status.status();
+        const fb::StatusResponse* s = status->message()->body_as_StatusResponse();
+        if (s == nullptr) return corruption("the logstore answered Status with something else");
+        if (s->durable_index() >= s->last_index()) return Status::ok();
+        if (std::chrono::steady_clock::now() >= deadline) {
+            return Status(StatusCode::timeout, "the logstore's log did not become durable");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+}
+
+// tidy: long-function (the whole restore, in the order it must happen)
 Result<raft::RestoredState> LogstoreLink::restore(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
     raft::RestoredState restored;
-    uint64_t id = client_.next_request_id();
-    Result<logstore::Reply> meta = call(logstore::make_load_meta(id), id, timeout);
+    Result<logstore::Reply> meta = call(
+        [](uint64_t id) { return logstore::make_load_meta(id, /*claim_writer=*/true); }, deadline);
+    if (!meta.is_ok()) return meta.status();
+    COPYCAT_RETURN_IF_ERROR(wait_until_durable(deadline));
+    // Term, vote and configuration again: the claim fenced every other writer, so what is
+    // read now is what stays.
+    meta = call([](uint64_t id) { return logstore::make_load_meta(id); }, deadline);
     if (!meta.is_ok()) return meta.status();
     const fb::MetaResponse* m = meta->message()->body_as_MetaResponse();
     if (m == nullptr) return corruption("the logstore answered LoadMeta with something else");
@@ -38,17 +100,18 @@ Result<raft::RestoredState> LogstoreLink::restore(std::chrono::milliseconds time
         }
         restored.configuration = std::move(configuration.value());
     }
-    id = client_.next_request_id();
-    Result<logstore::Reply> status = call(logstore::make_status(id), id, timeout);
+    Result<logstore::Reply> status =
+        call([](uint64_t id) { return logstore::make_status(id); }, deadline);
     if (!status.is_ok()) return status.status();
     const fb::StatusResponse* s = status->message()->body_as_StatusResponse();
     if (s == nullptr) return corruption("the logstore answered Status with something else");
     restored.first_index = s->first_index();
     durable_index_ = s->durable_index();
-    for (uint64_t next = s->first_index(); next <= s->last_index();) {
-        id = client_.next_request_id();
+    const uint64_t last_index = s->last_index();
+    for (uint64_t next = s->first_index(); next <= last_index;) {
         Result<logstore::Reply> read =
-            call(logstore::make_read(id, next, s->last_index(), 4 << 20), id, timeout);
+            call([&](uint64_t id) { return logstore::make_read(id, next, last_index, 4 << 20); },
+                 deadline);
         if (!read.is_ok()) return read.status();
         const fb::ReadResponse* r = read->message()->body_as_ReadResponse();
         if (r == nullptr) return corruption("the logstore answered Read with something else");
@@ -75,14 +138,14 @@ void LogstoreLink::persist(const raft::PersistOp& op, raft::Index commit_index) 
     // not, and no server here sends or takes one, so an op carrying one is a broken promise.
     COPYCAT_ASSERT(!op.snapshot.has_value(),
                    "a PersistOp with a snapshot reached a server that takes none");
-    Op tracked{op.seq, {}, 0};
+    Op tracked{op.seq, {}, 0, std::chrono::steady_clock::now()};
     if (op.hard_state) {
-        uint64_t id = client_.next_request_id();
+        uint64_t id = next_id();
         tracked.waiting.insert(id);
         send(logstore::make_save_term(id, op.hard_state->term, op.hard_state->vote));
     }
     if (op.truncate_after) {
-        uint64_t id = client_.next_request_id();
+        uint64_t id = next_id();
         tracked.waiting.insert(id);
         send(logstore::make_truncate(id, *op.truncate_after,
                                      std::min(commit_index, *op.truncate_after)));
@@ -91,14 +154,15 @@ void LogstoreLink::persist(const raft::PersistOp& op, raft::Index commit_index) 
         std::vector<logstore::Entry> stored;
         stored.reserve(op.entries.size());
         for (const raft::Entry& entry : op.entries) stored.push_back(to_stored_entry(entry));
-        tracked.append_id = client_.next_request_id();
+        tracked.append_id = next_id();
+        last_append_id_ = tracked.append_id;
         send(logstore::make_append(tracked.append_id, stored));
     }
     ops_.push_back(std::move(tracked));
 }
 
 void LogstoreLink::save_configuration(const raft::Configuration& configuration) {
-    uint64_t id = client_.next_request_id();
+    uint64_t id = next_id();
     other_requests_.insert(id);
     send(logstore::make_save_configuration(id, configuration.index, configuration.term,
                                            raft::encode_configuration(configuration)));
@@ -106,21 +170,29 @@ void LogstoreLink::save_configuration(const raft::Configuration& configuration) 
 
 void LogstoreLink::release(std::span<const uint64_t> indexes) {
     if (indexes.empty()) return;
-    uint64_t id = client_.next_request_id();
+    uint64_t id = next_id();
     other_requests_.insert(id);
     send(logstore::make_release(id, indexes));
 }
 
 void LogstoreLink::set_indexes(raft::Index commit_index, raft::Index global_index) {
     flatbuffers::FlatBufferBuilder builder(128);
-    uint64_t id = client_.next_request_id();
+    uint64_t id = next_id();
     other_requests_.insert(id);
     send(logstore::finish_message(
         builder, id, fb::CreateSetIndexesRequest(builder, commit_index, global_index, 0, 0)));
 }
 
 void LogstoreLink::request_status() {
-    uint64_t id = client_.next_request_id();
+    if (!ops_.empty() && std::chrono::steady_clock::now() - ops_.front().sent > op_timeout_) {
+        fail(Status(StatusCode::timeout,
+                    "a write was not made durable within " + std::to_string(op_timeout_.count()) +
+                        " ms: the logstore restarted (its requests were lost) or hangs"));
+        return;
+    }
+    // Probes a dead logstore never answers must not pile up: keep the newest.
+    while (other_requests_.size() > 1000) other_requests_.erase(other_requests_.begin());
+    uint64_t id = next_id();
     other_requests_.insert(id);
     send(logstore::make_status(id));
 }
@@ -145,6 +217,11 @@ void LogstoreLink::handle(const logstore::Reply& reply) {
         return;
     }
     uint64_t id = reply.request_id();
+    if (id == 0 || id > last_sent_id_) {
+        log::warn_once("logstore-unknown-reply", "ignored a logstore reply to no request of ours",
+                       {{"request_id", id}});
+        return;
+    }
     if (other_requests_.erase(id) > 0) {
         Status error = reply.error();
         if (!error.is_ok()) log::warn("logstore refused a request", {{"error", error.to_string()}});
@@ -156,6 +233,7 @@ void LogstoreLink::handle(const logstore::Reply& reply) {
         return;
     }
     if (const fb::DurableAck* ack = reply.message()->body_as_DurableAck()) {
+        if (id > last_append_id_) return;  // covers no append of ours
         durable_index_ = std::max(durable_index_, ack->durable_index());
         for (Op& op : ops_) {
             if (op.append_id != 0 && op.append_id <= id) op.append_id = 0;
