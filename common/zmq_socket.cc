@@ -19,14 +19,14 @@ void set_common_options(zmq::socket_t& socket, const SocketOptions& options) {
     socket.set(zmq::sockopt::maxmsgsize, options.max_message_bytes);
 }
 
-// One frame with dontwait; false when it would block or the peer is unknown.
-bool send_frame(zmq::socket_t& socket, zmq::const_buffer frame, bool more) {
+// One frame with dontwait: sent, would block (EAGAIN), or the peer is unknown (EHOSTUNREACH).
+SendResult send_frame(zmq::socket_t& socket, zmq::const_buffer frame, bool more) {
     const auto flags =
         more ? zmq::send_flags::dontwait | zmq::send_flags::sndmore : zmq::send_flags::dontwait;
     try {
-        return socket.send(frame, flags).has_value();
+        return socket.send(frame, flags).has_value() ? SendResult::sent : SendResult::would_block;
     } catch (const zmq::error_t& e) {
-        if (e.num() == EHOSTUNREACH) return false;
+        if (e.num() == EHOSTUNREACH) return SendResult::unreachable;
         throw;
     }
 }
@@ -53,14 +53,19 @@ zmq::socket_t make_dealer(zmq::context_t& context, std::string_view routing_id,
 }
 
 bool try_send(zmq::socket_t& socket, std::span<const zmq::const_buffer> frames) {
+    return try_send_result(socket, frames) == SendResult::sent;
+}
+
+SendResult try_send_result(zmq::socket_t& socket, std::span<const zmq::const_buffer> frames) {
     COPYCAT_ASSERT(!frames.empty(), "try_send needs at least one frame");
     for (size_t i = 0; i < frames.size(); ++i) {
         const bool more = i + 1 < frames.size();
         // ZeroMQ accepts or refuses a message as a whole at its first frame; a later frame
         // only fails if the peer's pipe went away meanwhile, and ZeroMQ drops the rest.
-        if (!send_frame(socket, frames[i], more)) return false;
+        const SendResult result = send_frame(socket, frames[i], more);
+        if (result != SendResult::sent) return result;
     }
-    return true;
+    return SendResult::sent;
 }
 
 std::optional<ReceivedMessage> try_receive(zmq::socket_t& socket) {

@@ -51,6 +51,20 @@ bool try_send(zmq::socket_t& socket, std::span<const zmq::const_buffer> frames);
 template <typename... Frames>
 bool try_send(zmq::socket_t& socket, const Frames&... frames);
 
+// Why a send did not happen, for callers that treat the two differently: a mandatory ROUTER
+// refuses both a peer that is gone and a peer that is slow, and only the first is a lost
+// connection (a slow one drains its queue and takes messages again).
+enum class SendResult {
+    sent,
+    would_block,  // EAGAIN: the high-water mark is reached (or a DEALER has no peer yet)
+    unreachable,  // EHOSTUNREACH: router_mandatory and no connected peer has that routing id
+};
+
+// try_send, saying which of the three happened.
+SendResult try_send_result(zmq::socket_t& socket, std::span<const zmq::const_buffer> frames);
+template <typename... Frames>
+SendResult try_send_result(zmq::socket_t& socket, const Frames&... frames);
+
 // One received message: on a ROUTER, the routing id frame(s) and any empty delimiter, then
 // the payload (the last frame); on a DEALER only the payload.
 struct ReceivedMessage {
@@ -83,6 +97,12 @@ template <typename... Frames>
 bool try_send(zmq::socket_t& socket, const Frames&... frames) {
     const std::array<zmq::const_buffer, sizeof...(Frames)> buffers = {detail::as_frame(frames)...};
     return try_send(socket, std::span<const zmq::const_buffer>(buffers));
+}
+
+template <typename... Frames>
+SendResult try_send_result(zmq::socket_t& socket, const Frames&... frames) {
+    const std::array<zmq::const_buffer, sizeof...(Frames)> buffers = {detail::as_frame(frames)...};
+    return try_send_result(socket, std::span<const zmq::const_buffer>(buffers));
 }
 
 }  // namespace copycat

@@ -163,6 +163,10 @@ int serve(const ServerOptions& options) {
     server.attach(loop);
     log::info("serving", {{"listen", options.listen_endpoint}, {"http", options.http_address}});
     Status ran = loop.run();
+    // The readiness checks read `server` (through references to its flags) from the HTTP
+    // server's threads: stop those before anything they read goes, whatever the order of
+    // declarations.
+    http->reset();
     server.shutdown();
     if (!ran.is_ok()) {
         log::fatal("event loop failed", {{"error", ran}});

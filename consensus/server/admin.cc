@@ -2,6 +2,7 @@
 // list; and the joining side of a member change (try_join).
 #include <algorithm>
 
+#include "common/assert.h"
 #include "common/log.h"
 #include "common/zmq_socket.h"
 #include "consensus/server/server.h"
@@ -156,21 +157,42 @@ session::AdminResponse ConsensusServer::change_members(const session::MemberChan
     if (!proposed.is_ok()) {
         return refuse(session::ErrorCode::configuration_error, proposed.status().message());
     }
-    pending_changes_[*proposed] = {connection, request_id, server_->raft().term()};
+    track_change(*proposed, {connection, request_id, server_->raft().term()});
     flush();
     return response;
 }
 
-// A change is answered when the entry at its index applies here: ok if it is the configuration
-// this leader proposed (same index and term: the same entry), otherwise the proposal was lost
-// in a change of leader. Not on losing leadership: a leader that removed itself steps down
-// before it hears that the change committed, and the change did happen.
+// An older change still waiting at this index was proposed by this server in an earlier term,
+// and its entry is gone: this leader has just written another one there. Answer it before its
+// place is taken, or its caller would only time out.
+void ConsensusServer::track_change(raft::Index index, PendingChange change) {
+    auto [pending, inserted] = pending_changes_.try_emplace(index, change);
+    if (inserted) return;
+    answer_change_lost(pending->second);
+    pending->second = change;
+}
+
+void ConsensusServer::answer_change_lost(const PendingChange& change) {
+    session::AdminResponse response;
+    response.request_id = change.request_id;
+    response.leader = server_->raft().leader();
+    response.error = session::ErrorCode::no_leader;
+    response.message = "the change was lost in a change of leader; look and retry";
+    clients_.send(change.connection, response, [this](session::ConnectionId c) { on_lost(c); });
+}
+
 // A leader does not remove itself: it would stop leading before it learns that the change
-// committed. It hands leadership to another voter, and the caller asks that one.
+// committed. It hands leadership to another voter, and the caller asks that one: an available
+// one (a voter the leader has not heard from lately would not take over). Raft offers no way
+// to tell which voter is caught up; transfer_leadership() brings the target up to date before
+// it hands over, and refuses one that cannot take over at all, so each is tried in turn.
 session::AdminResponse ConsensusServer::hand_over_before_leaving(session::AdminResponse response) {
     const raft::Configuration& current = server_->raft().configuration();
     for (const raft::Member& member : current.members) {
-        if (member.id == options_.node_id || member.type != raft::MemberType::active) continue;
+        if (member.id == options_.node_id || member.type != raft::MemberType::active ||
+            !member.available) {
+            continue;
+        }
         Status started = server_->transfer_leadership(member.id);
         if (!started.is_ok()) continue;
         response.error = session::ErrorCode::no_leader;
@@ -180,23 +202,29 @@ session::AdminResponse ConsensusServer::hand_over_before_leaving(session::AdminR
         return response;
     }
     response.error = session::ErrorCode::configuration_error;
-    response.message = "the leader cannot leave: no other voter can take over now";
+    response.message = "the leader cannot leave: no other available voter can take over now";
     return response;
 }
 
+// A change is answered when the entry at its index applies here: ok if it is the configuration
+// this leader proposed (same index and term: the same entry), otherwise the proposal was lost
+// in a change of leader. Not on losing leadership: a leader that stepped down may still see
+// its change commit, and then the change did happen. The answer carries the configuration that
+// entry holds: by the time it applies here, the one in force may be a later change already.
 void ConsensusServer::answer_change(const raft::Entry& applied) {
     auto pending = pending_changes_.find(applied.index);
     if (pending == pending_changes_.end()) return;
+    if (applied.type != raft::EntryType::configuration || applied.term != pending->second.term) {
+        answer_change_lost(pending->second);
+        pending_changes_.erase(pending);
+        return;
+    }
+    Result<raft::Configuration> configuration = raft::decode_configuration(applied.payload);
+    COPYCAT_ASSERT(configuration.is_ok(), "an applied configuration entry does not decode");
     session::AdminResponse response;
     response.request_id = pending->second.request_id;
     response.leader = server_->raft().leader();
-    if (applied.type == raft::EntryType::configuration && applied.term == pending->second.term) {
-        response.body = session::MemberChangeResponse{
-            applied.index, member_infos(server_->raft().configuration())};
-    } else {
-        response.error = session::ErrorCode::no_leader;
-        response.message = "the change was lost in a change of leader; look and retry";
-    }
+    response.body = session::MemberChangeResponse{applied.index, member_infos(*configuration)};
     clients_.send(pending->second.connection, response,
                   [this](session::ConnectionId c) { on_lost(c); });
     pending_changes_.erase(pending);

@@ -37,13 +37,37 @@ Status ClientPort::bind(const std::string& endpoint) {
     return Status::ok();
 }
 
+// The connection of a routing id that just sent something (it is active now).
 session::ConnectionId ClientPort::connection_for(const std::string& routing_id) {
+    const Clock::time_point now = Clock::now();
     auto found = ids_.find(routing_id);
-    if (found != ids_.end()) return found->second;
+    if (found != ids_.end()) {
+        connections_.at(found->second).last_active = now;
+        return found->second;
+    }
     session::ConnectionId id = next_id_++;
     ids_.emplace(routing_id, id);
-    routing_ids_.emplace(id, routing_id);
+    connections_.emplace(id, Connection{routing_id, now});
     return id;
+}
+
+void ClientPort::forget(std::map<session::ConnectionId, Connection>::iterator connection,
+                        const LostHandler& on_lost) {
+    const session::ConnectionId id = connection->first;
+    ids_.erase(connection->second.routing_id);
+    connections_.erase(connection);
+    on_lost(id);
+}
+
+void ClientPort::forget_idle(Clock::time_point now, Clock::duration idle_after,
+                             const LostHandler& on_lost) {
+    if (now < next_idle_sweep_) return;
+    next_idle_sweep_ = now + idle_after / 8;
+    for (auto it = connections_.begin(); it != connections_.end();) {
+        auto next = std::next(it);
+        if (now - it->second.last_active >= idle_after) forget(it, on_lost);
+        it = next;
+    }
 }
 
 void ClientPort::receive(const RequestHandler& on_request, const AdminHandler& on_admin,
@@ -103,17 +127,30 @@ void ClientPort::send(session::ConnectionId connection, const session::PublishRe
 
 void ClientPort::send_bytes(session::ConnectionId connection, std::span<const uint8_t> bytes,
                             const LostHandler& on_lost) {
-    auto found = routing_ids_.find(connection);
-    if (found == routing_ids_.end()) {
+    auto found = connections_.find(connection);
+    if (found == connections_.end()) {
         dropped_.Increment();
         return;
     }
-    if (try_send(router_, found->second, bytes)) return;
-    // Gone (or its queue is full): forget it; it comes back with its next request.
-    dropped_.Increment();
-    ids_.erase(found->second);
-    routing_ids_.erase(found);
-    on_lost(connection);
+    switch (try_send_result(router_, found->second.routing_id, bytes)) {
+        case SendResult::sent: found->second.last_active = Clock::now(); return;
+        case SendResult::would_block:
+            // Slow, not gone: its queue is at the high-water mark. Drop this one and keep the
+            // connection, so that its sessions' events and its other answers still reach it
+            // once it drains (a client notices the drop by a timeout and resubmits; events
+            // left unacknowledged are sent again after its next keep-alive).
+            dropped_.Increment();
+            log::warn_once("client-queue-full",
+                           "a client connection's queue is full: dropping answers and events to "
+                           "it until it reads",
+                           {{"connection", connection}});
+            return;
+        case SendResult::unreachable:
+            // Gone: forget it; it comes back with its next request, as a new connection.
+            dropped_.Increment();
+            forget(found, on_lost);
+            return;
+    }
 }
 
 }  // namespace copycat::server

@@ -23,7 +23,9 @@ constexpr const char* kUsage =
     "the Raft server of one copycat node: sessions, commands, queries, events and the state\n"
     "machine. Its log lives in the node's copycat-logstore, which must be running.\n"
     "New cluster: --initial-cluster 1=tcp://127.0.0.1:7101,2=...,3=... on every node.\n"
-    "Join a running one: --join tcp://127.0.0.1:7201 (client endpoints of members).";
+    "Join a running one: --join tcp://127.0.0.1:7201 (client endpoints of members).\n"
+    "A node with nothing stored bootstraps from --initial-cluster: only for a brand-new\n"
+    "cluster. A member that lost its data must be removed and join again under a new id.";
 
 po::options_description options_description() {
     po::options_description o("copycat-consensus options");
@@ -44,7 +46,7 @@ po::options_description options_description() {
     add("logstore", po::value<std::string>(),
         "the node's logstore (default ipc://<data-dir>/logstore.sock)");
     add("initial-cluster", po::value<std::string>(),
-        "a new cluster's members: ID=PEER_ENDPOINT,...");
+        "a brand-new cluster's members: ID=PEER_ENDPOINT,... (ignored once state is stored)");
     add("join", po::value<std::string>(),
         "join a running cluster through these client endpoints (comma separated)");
     add("join-type", po::value<std::string>()->default_value("active"),
@@ -148,6 +150,9 @@ int serve(const ServerOptions& options, const statemachine::StateMachineFactory&
                           {"clients", options.client_listen},
                           {"http", options.http_address}});
     Status ran = loop.run();
+    // The HTTP server's threads call raw->ready() until it stops: stop it before the server
+    // goes (`server` is declared after `http`, so it would be destroyed first).
+    http->reset();
     if (!ran.is_ok()) {
         log::fatal("event loop failed", {{"error", ran}});
         return 1;

@@ -41,7 +41,9 @@ public:
     // Sends, or drops and counts (reason: no_address, unreachable).
     void send(const raft::Envelope& envelope);
     // Receives what is waiting (up to a bound), verified and decoded, into handler. Bad
-    // buffers are counted and logged once; messages not addressed to this node are dropped.
+    // buffers are counted and logged once; messages not addressed to this node are dropped,
+    // and so are snapshot messages (reason snapshot_unsupported, logged once): this server
+    // takes no snapshots yet, so only a buggy or hostile peer sends one.
     void receive(const Handler& handler, size_t max_messages);
 
     zmq::socket_t& router() { return router_; }
@@ -53,6 +55,8 @@ private:
         zmq::socket_t socket;
     };
 
+    static bool is_snapshot_message(const raft::Message& message);
+    void refuse_snapshot_message(const raft::Envelope& envelope);
     void note_round_trip(const raft::Envelope& envelope);
 
     zmq::context_t& context_;

@@ -27,6 +27,24 @@ raft::Options raft_options(const ServerOptions& options) {
     return raft;
 }
 
+uint64_t wall_clock_ms() {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+}
+
+// Forget a client connection idle for longer than any session may stay silent: no live
+// session still counts on it then (each sent a request within its timeout, not on this
+// connection: so this server knows it on another one, or it talks to another server, which
+// sends it its events), and whatever the core still holds for it answers requests that its
+// client gave up on long ago. connection_closed() tells the core, as for a lost connection.
+std::chrono::steady_clock::duration idle_connection_after(
+    const session::SessionServerOptions& core) {
+    const auto longest_session = std::chrono::milliseconds(core.sessions.max_session_timeout_ms);
+    return std::max<std::chrono::steady_clock::duration>(std::chrono::minutes(10),
+                                                         longest_session + std::chrono::minutes(1));
+}
+
 }  // namespace
 
 ConsensusServer::Rng::Rng() : engine_(std::random_device{}()) {}
@@ -37,7 +55,9 @@ ConsensusServer::ConsensusServer(const ServerOptions& options, Metrics& metrics)
       consensus_metrics_(metrics),
       logstore_(context_, options.logstore_endpoint),
       peers_(context_, options.node_id, options.cluster_name, metrics),
-      clients_(context_, metrics) {}
+      clients_(context_, metrics),
+      wall_at_start_ms_(wall_clock_ms()),
+      steady_at_start_(std::chrono::steady_clock::now()) {}
 
 ConsensusServer::~ConsensusServer() = default;
 
@@ -63,7 +83,14 @@ Result<std::unique_ptr<ConsensusServer>> ConsensusServer::start(
                   [](const raft::Member& a, const raft::Member& b) { return a.id < b.id; });
         restored->configuration = bootstrap;
         server->logstore_.save_configuration(bootstrap);
-        log::info("bootstrapping a new cluster", {{"members", bootstrap.members.size()}});
+        // A member whose data was lost looks the same from here: bootstrapping it would make it
+        // vote and count as if it had everything it acknowledged. Say so where it will be read.
+        log::warn(
+            "nothing is stored for this node: bootstrapping a new cluster from "
+            "--initial-cluster. That is only for a brand-new cluster: a member that lost "
+            "its data must not be restarted so; remove it from the cluster and join a new "
+            "member with a new id (--join)",
+            {{"members", bootstrap.members.size()}});
     } else if (empty && options.join_endpoints.empty()) {
         return invalid_argument(
             "nothing is stored for this node: start a new cluster with --initial-cluster, or "
@@ -79,6 +106,7 @@ Result<std::unique_ptr<ConsensusServer>> ConsensusServer::start(
     core.sessions.default_session_timeout_ms =
         static_cast<uint64_t>(options.session_timeout.milliseconds());
     core.max_operation_bytes = options.max_operation_bytes;
+    server->idle_connection_after_ = idle_connection_after(core);
     server->server_ = std::make_unique<session::SessionServer>(
         core, server->random_, std::move(restored.value()), factory());
     COPYCAT_RETURN_IF_ERROR(server->bind());
@@ -97,10 +125,18 @@ Status ConsensusServer::bind() {
     return Status::ok();
 }
 
+// Log time: entry timestamps, by which the session layer expires sessions. Read from the wall
+// clock, a step of it (NTP, an operator, a VM resumed) would move log time by the step: forward
+// by more than a session timeout, every session expires at once (and a step back would stop log
+// time until the clock caught up, since it never goes back). So the wall clock is read once, at
+// start, and moved on by the steady clock. Across leaders log time still follows each one's
+// wall clock at its start, and the session layer takes the maximum, so it never goes back.
+// Shown by WallClockStepProcessTest in tests/consensus/process_test.cc.
 uint64_t ConsensusServer::now_ms() const {
-    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count());
+    const auto elapsed = std::chrono::steady_clock::now() - steady_at_start_;
+    return wall_at_start_ms_ +
+           static_cast<uint64_t>(
+               std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
 }
 
 void ConsensusServer::attach(EventLoop& loop) {
@@ -193,6 +229,8 @@ void ConsensusServer::on_housekeeping() {
     logstore_.set_indexes(server_->raft().commit_index(), server_->raft().global_index());
     const auto silence = std::chrono::steady_clock::now() - logstore_.last_answer();
     logstore_reachable_ = silence < std::chrono::seconds(3);
+    clients_.forget_idle(std::chrono::steady_clock::now(), idle_connection_after_,
+                         [this](session::ConnectionId c) { on_lost(c); });
     refresh_metrics();
 }
 

@@ -8,6 +8,8 @@
 //    configuration).
 //  - Ticks follow elapsed time: each tick timer delivers as many Raft ticks as the steady clock
 //    says have passed, so a stalled process catches up rather than slowing time down.
+//  - Entry timestamps (log time, which expires sessions) are the wall clock at start plus the
+//    steady clock since: a step of the wall clock does not move them (now_ms()).
 //  - After every batch of input, the core's output goes out: PersistOps to the logstore (the
 //    leader's own write overlaps replication), messages to peers, answers and events to
 //    connections, released indexes to the logstore; committed configurations are saved.
@@ -97,7 +99,9 @@ private:
     session::AdminResponse change_members(const session::MemberChangeRequest& request,
                                           session::ConnectionId connection, uint64_t request_id);
     session::AdminResponse hand_over_before_leaving(session::AdminResponse response);
+    void track_change(raft::Index index, PendingChange change);
     void answer_change(const raft::Entry& applied);
+    void answer_change_lost(const PendingChange& change);
     void try_join();
     void on_join_readable();
     void learn_peer_addresses(const std::vector<session::MemberInfo>& members);
@@ -114,6 +118,11 @@ private:
     EventLoop* loop_ = nullptr;
 
     std::chrono::steady_clock::time_point started_;
+    // now_ms(): the wall clock read once at start, then moved on by the steady clock.
+    const uint64_t wall_at_start_ms_;
+    const std::chrono::steady_clock::time_point steady_at_start_;
+    // A client connection with no traffic for this long is forgotten (ClientPort::forget_idle).
+    std::chrono::steady_clock::duration idle_connection_after_{};
     uint64_t ticks_done_ = 0;
     raft::Index peers_configuration_index_ = UINT64_MAX;
     raft::Index saved_configuration_index_ = 0;

@@ -20,6 +20,20 @@ std::optional<ReceivedMessage> receive_within_5s(zmq::socket_t& socket) {
     return std::nullopt;
 }
 
+// Sends to node-1 until it is taken (polling, up to 5 s).
+bool eventually_sent(zmq::socket_t& router) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (try_send_result(router, std::string_view("node-1"), std::string_view("again")) ==
+            SendResult::sent) {
+            return true;
+        }
+        zmq::pollitem_t item{router.handle(), 0, ZMQ_POLLOUT, 0};
+        zmq::poll(&item, 1, 100ms);
+    }
+    return false;
+}
+
 class ZmqSocketTest : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -61,6 +75,38 @@ TEST_F(ZmqSocketTest, NothingWaitingGivesNothing) {
 
 TEST_F(ZmqSocketTest, SendingToAnUnknownPeerReturnsFalseWithRouterMandatory) {
     EXPECT_FALSE(try_send(router_, std::string_view("node-9"), std::string_view("hello")));
+}
+
+// A mandatory ROUTER refuses both a gone peer and a slow one; try_send_result tells them apart
+// (the client port forgets only the first: ClientPort::send_bytes).
+TEST(ZmqSocket, AMandatoryRouterSaysWhetherAPeerIsGoneOrOnlySlow) {
+    zmq::context_t context;
+    zmq::socket_t router = make_router(
+        context,
+        {.send_high_water_mark = 2, .receive_high_water_mark = 2, .router_mandatory = true});
+    router.bind("inproc://mandatory-hwm-test");
+    zmq::socket_t dealer =
+        make_dealer(context, "node-1", {.send_high_water_mark = 2, .receive_high_water_mark = 2});
+    dealer.connect("inproc://mandatory-hwm-test");
+    ASSERT_TRUE(try_send(dealer, std::string_view("hello")));
+    ASSERT_TRUE(receive_within_5s(router).has_value());
+
+    EXPECT_EQ(try_send_result(router, std::string_view("node-9"), std::string_view("x")),
+              SendResult::unreachable);
+    int sent = 0;
+    SendResult result = SendResult::sent;
+    while (sent < 1000) {
+        result = try_send_result(router, std::string_view("node-1"), std::string_view("event"));
+        if (result != SendResult::sent) break;
+        ++sent;
+    }
+    EXPECT_GT(sent, 0);
+    EXPECT_LE(sent, 10) << "the dealer never reads, so sends must stop near the HWM";
+    EXPECT_EQ(result, SendResult::would_block);
+    // Once the slow peer reads, it takes messages again.
+    while (try_receive(dealer)) {
+    }
+    EXPECT_TRUE(eventually_sent(router));
 }
 
 TEST(ZmqSocket, WithoutRouterMandatoryAnUnknownPeerIsASilentDrop) {

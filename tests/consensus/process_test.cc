@@ -5,15 +5,21 @@
 // input answered with clear errors while the cluster keeps serving.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "consensus/statemachine/example/ledger_ops.h"
 #include "consensus/statemachine/operation.h"
 #include "consensus/statemachine/resources/ops.h"
 #include "consensus/wire/client_codec.h"
+#include "consensus/wire/peer_codec.h"
 #include "tests/support/consensus_cluster.h"
 
 namespace copycat::testing {
@@ -29,6 +35,76 @@ statemachine::Bytes bytes_of(const std::string& text) { return Bytes(text.begin(
 std::string text_of(const statemachine::Bytes& bytes) {
     return std::string(bytes.begin(), bytes.end());
 }
+
+// Environment variables for the processes a test starts (they inherit them), restored after.
+class ScopedEnvironment {
+public:
+    ScopedEnvironment() = default;
+    ScopedEnvironment(const ScopedEnvironment&) = delete;
+    ScopedEnvironment& operator=(const ScopedEnvironment&) = delete;
+    ~ScopedEnvironment() {
+        for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
+            if (it->second) {
+                ::setenv(it->first.c_str(), it->second->c_str(), 1);
+            } else {
+                ::unsetenv(it->first.c_str());
+            }
+        }
+    }
+    void set(const std::string& name, const std::string& value) {
+        const char* old = std::getenv(name.c_str());
+        saved_.emplace_back(name, old != nullptr ? std::optional<std::string>(old) : std::nullopt);
+        ::setenv(name.c_str(), value.c_str(), 1);
+    }
+
+private:
+    std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+void write_file(const std::string& path, const std::string& text) {
+    std::ofstream file(path, std::ios::trunc);
+    file << text;
+}
+
+// A client connection driven by hand: a DEALER that reads only when told to, with a small
+// receive queue, so that the node's queue to it fills as soon as it stops reading.
+class SlowConnection {
+public:
+    SlowConnection(zmq::context_t& context, const std::string& endpoint)
+        : socket_(context, zmq::socket_type::dealer) {
+        socket_.set(zmq::sockopt::linger, 0);
+        socket_.set(zmq::sockopt::rcvhwm, 10);
+        socket_.set(zmq::sockopt::sndtimeo, 10000);  // a node that stops reading fails the test
+        socket_.set(zmq::sockopt::routing_id, "slow-client");
+        socket_.connect(endpoint);
+    }
+    // Waits while the node's receive queue is full; false after 10 s of that.
+    bool send(const std::vector<uint8_t>& bytes) {
+        return socket_.send(zmq::const_buffer(bytes.data(), bytes.size()), zmq::send_flags::none)
+            .has_value();
+    }
+    // The next message that decodes, if one comes within timeout.
+    std::optional<wire::ClientMessage> receive(std::chrono::milliseconds timeout) {
+        zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+        if (zmq::poll(&item, 1, timeout) == 0) return std::nullopt;
+        zmq::message_t message;
+        if (!socket_.recv(message, zmq::recv_flags::dontwait)) return std::nullopt;
+        Result<wire::ClientMessage> decoded = wire::decode_client(message.data(), message.size());
+        if (!decoded.is_ok()) return std::nullopt;
+        return std::move(decoded.value());
+    }
+    std::optional<session::Response> call(uint64_t request_id, const session::Request& request) {
+        if (!send(wire::encode_request(request_id, request))) return std::nullopt;
+        while (std::optional<wire::ClientMessage> message = receive(10s)) {
+            auto* response = std::get_if<session::Response>(&*message);
+            if (response != nullptr && response->request_id == request_id) return *response;
+        }
+        return std::nullopt;
+    }
+
+private:
+    zmq::socket_t socket_;
+};
 
 class ConsensusProcessTest : public ::testing::Test {
 protected:
@@ -83,6 +159,16 @@ protected:
             },
             10s);
         return response;
+    }
+
+    // Whether node n says it leads before timeout.
+    bool becomes_leader(int n, std::chrono::milliseconds timeout = 10s) {
+        return eventually(
+            [&] {
+                auto status = node_status(context_, cluster_.client_endpoint(n), 300ms);
+                return status && status->role == "leader";
+            },
+            timeout);
     }
 
     std::string describe(int node) {
@@ -162,6 +248,9 @@ TEST_F(ConsensusProcessTest, AWipedNodeRejoinsAsANewMember) {
         ASSERT_TRUE(response && response->error == ErrorCode::ok);
     }
     const int lost = leader == 3 ? 2 : 3;  // a follower loses its disk
+    // Bootstrapped from --initial-cluster, it said that this is for a brand-new cluster only.
+    EXPECT_NE(cluster_.output(lost).find("only for a brand-new cluster"), std::string::npos)
+        << cluster_.output(lost);
     cluster_.kill_node(lost);
     cluster_.wipe_node(lost);
 
@@ -364,9 +453,9 @@ TEST_F(ConsensusProcessTest, AdministrationTransfersLeadershipAndChangesMemberTy
     ASSERT_EQ(promoted->error, ErrorCode::ok) << promoted->message;
 
     // A stale compare-and-set is refused.
-    session::MemberChangeRequest stale{session::MemberChangeRequest::Action::set_type,
-                                       static_cast<session::NodeId>(third), 2, "", 1};
-    auto refused = admin.admin(stale, 10s);
+    session::MemberChangeRequest demote{session::MemberChangeRequest::Action::set_type,
+                                        static_cast<session::NodeId>(third), 2, "", 1};
+    auto refused = admin.admin(demote, 10s);
     ASSERT_TRUE(refused.has_value());
     EXPECT_EQ(refused->error, ErrorCode::configuration_error) << refused->message;
 
@@ -375,19 +464,12 @@ TEST_F(ConsensusProcessTest, AdministrationTransfersLeadershipAndChangesMemberTy
         admin.admin(session::TransferLeadershipRequest{static_cast<session::NodeId>(other)}, 10s);
     ASSERT_TRUE(moved.has_value());
     ASSERT_EQ(moved->error, ErrorCode::ok) << moved->message;
-    EXPECT_TRUE(eventually(
-        [&] {
-            auto status = node_status(context_, cluster_.client_endpoint(other), 300ms);
-            return status && status->role == "leader";
-        },
-        10s))
-        << describe(other);
+    EXPECT_TRUE(becomes_leader(other)) << describe(other);
 
     // Followers refuse administration with a hint.
     NodeClient follower(context_, cluster_.client_endpoint(third));
-    session::MemberChangeRequest change{session::MemberChangeRequest::Action::set_type,
-                                        static_cast<session::NodeId>(third), 2, "", 0};
-    auto hinted = follower.admin(change, 10s);
+    demote.expected_index = 0;
+    auto hinted = follower.admin(demote, 10s);
     ASSERT_TRUE(hinted.has_value());
     EXPECT_EQ(hinted->error, ErrorCode::no_leader);
 
@@ -411,19 +493,183 @@ TEST_F(ConsensusProcessTest, AdministrationTransfersLeadershipAndChangesMemberTy
         10s);
     ASSERT_TRUE(left.has_value()) << describe(leader) << describe(third) << describe(other);
     ASSERT_EQ(left->error, ErrorCode::ok) << left->message;
-    int remaining = 0;
-    EXPECT_TRUE(eventually(
+    EXPECT_TRUE(eventually(  // one of the two that remain leads a configuration of two
         [&] {
             for (int n : {leader, third}) {
                 auto status = node_status(context_, cluster_.client_endpoint(n), 300ms);
-                if (status && status->role == "leader" && status->members.size() == 2) {
-                    remaining = n;
-                }
+                if (status && status->role == "leader" && status->members.size() == 2) return true;
             }
-            return remaining != 0;
+            return false;
         },
         10s))
         << describe(leader) << describe(third) << describe(other);
+}
+
+// A client that reads too slowly fills the node's queue to it: answers that do not fit are
+// dropped and counted, but the connection is kept (it is slow, not gone), so the events of its
+// session reach it once it reads again, without its asking. Forgotten as if gone, the
+// connection took its sessions' events with it until their next request.
+TEST_F(ConsensusProcessTest, AClientWhoseQueueFilledStillGetsItsSessionsEvents) {
+    cluster_.start_all();
+    const int leader = wait_for_leader();
+    ASSERT_NE(leader, 0);
+    SessionClient holder = open_session("holder", 30000);
+    auto held = holder.command(make_operation(resources::LockAcquire{"the-lock"}), 10s);
+    ASSERT_TRUE(held && held->error == ErrorCode::ok);
+
+    SlowConnection slow(context_, cluster_.client_endpoint(leader));
+    auto registered = slow.call(1, session::RegisterRequest{"slow", 30000});
+    ASSERT_TRUE(registered && registered->error == ErrorCode::ok);
+    const session::SessionId session =
+        std::get<session::RegisterResponse>(registered->body).session;
+    auto queued = slow.call(
+        2, session::CommandRequest{session, 1, make_operation(resources::LockAcquire{"the-lock"})});
+    ASSERT_TRUE(queued && queued->error == ErrorCode::ok);
+
+    // Requests whose answers it does not read: the node's queue to it (100,000 messages) fills,
+    // and the answers beyond are dropped.
+    constexpr uint64_t kRequests = 150'000;
+    const std::vector<uint8_t> status = wire::encode_admin_request(3, session::StatusRequest{});
+    for (uint64_t i = 0; i < kRequests; ++i) ASSERT_TRUE(slow.send(status)) << i;
+    uint64_t received = 0;
+    while (slow.receive(1s)) ++received;  // until the node has answered everything
+    ASSERT_LT(received, kRequests) << "the node's queue to the client never filled";
+
+    // The lock passes to the slow client's session: the event comes without its asking.
+    auto released = holder.command(make_operation(resources::LockRelease{"the-lock"}), 10s);
+    ASSERT_TRUE(released && released->error == ErrorCode::ok);
+    std::optional<session::PublishRequest> publish;
+    while (std::optional<wire::ClientMessage> message = slow.receive(10s)) {
+        if (auto* p = std::get_if<session::PublishRequest>(&*message)) {
+            publish = std::move(*p);
+            break;
+        }
+    }
+    ASSERT_TRUE(publish.has_value()) << "the session's event never came";
+    EXPECT_EQ(publish->session, session);
+    ASSERT_EQ(publish->events.size(), 1u);
+    EXPECT_EQ(publish->events[0].name, "lock.acquired");
+}
+
+// A snapshot message from a peer (this server takes no snapshots yet, so only a buggy or
+// hostile peer sends one) is dropped before it reaches the core. Given to the core, the
+// InstallSnapshotRequest raised the node's term and stopped it at an assertion (its logstore
+// link stores no snapshot).
+TEST_F(ConsensusProcessTest, SnapshotMessagesFromAPeerAreDroppedNotInstalled) {
+    cluster_.start_all();
+    ASSERT_NE(wait_for_leader(), 0);
+    SessionClient client = open_session("good");
+    auto put = client.command(make_operation(resources::MapPut{"m", "k", bytes_of("v1"), 0}), 10s);
+    ASSERT_TRUE(put && put->error == ErrorCode::ok);
+    raft::Configuration configuration{1'000'000, 1000, {}};
+    for (int n = 1; n <= 3; ++n) {
+        configuration.members.push_back({static_cast<raft::NodeId>(n), raft::MemberType::active,
+                                         true, cluster_.peer_endpoint(n)});
+    }
+    std::vector<zmq::socket_t> sockets;  // kept open: what they queued goes out once connected
+    for (int n = 1; n <= 3; ++n) {
+        zmq::socket_t& socket = sockets.emplace_back(context_, zmq::socket_type::dealer);
+        socket.set(zmq::sockopt::linger, 0);
+        socket.set(zmq::sockopt::routing_id, "7");
+        socket.connect(cluster_.peer_endpoint(n));
+        const auto to = static_cast<raft::NodeId>(n);
+        raft::InstallSnapshotRequest install{1000, 7, 1'000'000, 1000, configuration,
+                                             0,    3, {1, 2, 3}, true};
+        raft::InstallSnapshotResponse installed{1000, 1'000'000, 3, true};
+        for (const raft::Message& message : {raft::Message(install), raft::Message(installed)}) {
+            std::vector<uint8_t> bytes =
+                wire::encode_peer("copycat", raft::Envelope{7, to, message});
+            socket.send(zmq::const_buffer(bytes.data(), bytes.size()), zmq::send_flags::none);
+        }
+    }
+    auto read =
+        client.query(make_operation(resources::MapGet{"m", "k"}), Consistency::linearizable, 10s);
+    ASSERT_TRUE(read && read->error == ErrorCode::ok);
+    EXPECT_EQ(text_of(get_value(*read).value_or(Bytes{})), "v1");
+    auto next = client.command(make_operation(resources::MapPut{"m", "k", bytes_of("v2"), 0}), 10s);
+    ASSERT_TRUE(next.has_value());
+    EXPECT_EQ(next->error, ErrorCode::ok) << next->message;
+    for (int n = 1; n <= 3; ++n) {
+        EXPECT_TRUE(cluster_.consensus_running(n)) << cluster_.output(n);
+        auto status = node_status(context_, cluster_.client_endpoint(n), 1s);
+        ASSERT_TRUE(status.has_value()) << "node " << n;
+        EXPECT_LT(status->term, 1000u) << "node " << n << " took the snapshot's term";
+    }
+}
+
+// A leader asked to remove itself hands leadership to a voter it hears from: not to one that
+// is down (the lowest id, which it would consider first), which never takes over and to which
+// the caller would be sent.
+TEST_F(ConsensusProcessTest, ALeavingLeaderHandsOverToAnAvailableVoter) {
+    cluster_.start_all();
+    const int leader = wait_for_leader();
+    ASSERT_NE(leader, 0);
+    const int down = leader == 1 ? 2 : 1;
+    const int up = 6 - leader - down;
+    cluster_.kill_node(down);
+    EXPECT_TRUE(eventually(
+        [&] {
+            auto status = node_status(context_, cluster_.client_endpoint(leader), 300ms);
+            if (!status) return false;
+            for (const auto& member : status->members) {
+                if (member.id == static_cast<session::NodeId>(down)) return !member.available;
+            }
+            return false;
+        },
+        10s))
+        << describe(leader);
+    NodeClient admin(context_, cluster_.client_endpoint(leader));
+    session::MemberChangeRequest leave{session::MemberChangeRequest::Action::leave,
+                                       static_cast<session::NodeId>(leader), 3, "", 0};
+    auto handed_over = change_members(admin, leave);
+    ASSERT_TRUE(handed_over.has_value());
+    ASSERT_EQ(handed_over->error, ErrorCode::no_leader) << handed_over->message;
+    EXPECT_EQ(handed_over->leader, static_cast<session::NodeId>(up));
+    EXPECT_TRUE(becomes_leader(up)) << describe(up);
+}
+
+// A step of the wall clock (NTP, an operator, a VM resumed) does not move log time. Every
+// node's wall clock jumps 2 hours ahead (libfaketime, its offset read from a file at each
+// call; the steady clock left alone), and a session that made a request a moment before is
+// still there. On the wall clock, the next entry was 2 hours later in log time than its last
+// request, and every session expired at once.
+TEST(WallClockStepProcessTest, AForwardStepOfTheWallClockExpiresNoSession) {
+    const std::string faketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+    if (!std::filesystem::exists(faketime)) {
+        GTEST_SKIP() << "libfaketime missing: apt-get install faketime";
+    }
+    TempDir temp;
+    const std::string offset_file = temp.path() + "/clock-offset";
+    write_file(offset_file, "+0\n");
+    ScopedEnvironment environment;
+    environment.set("LD_PRELOAD", faketime);
+    environment.set("FAKETIME_TIMESTAMP_FILE", offset_file);
+    environment.set("FAKETIME_NO_CACHE", "1");
+    environment.set("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+    ClusterOptions options;
+    options.logstore_binary = COPYCAT_LOGSTORE_BINARY;
+    options.consensus_binary = COPYCAT_CONSENSUS_BINARY;
+    ProcessCluster cluster(options);
+    cluster.start_all();
+    zmq::context_t context(1);
+    SessionClient quiet(context, cluster.client_endpoints(), "quiet", 5000);
+    SessionClient busy(context, cluster.client_endpoints(), "busy", 5000);
+    ASSERT_TRUE(quiet.open(30s));
+    ASSERT_TRUE(busy.open(30s));
+    auto before = quiet.command(make_operation(resources::MapPut{"m", "q", bytes_of("1"), 0}), 10s);
+    ASSERT_TRUE(before && before->error == ErrorCode::ok);
+
+    // The other session's keep-alives log entries at the leader's time, and make every member
+    // look for sessions that have been silent for longer than their timeout.
+    write_file(offset_file, "+2h\n");
+    for (int i = 0; i < 3; ++i) {
+        auto kept = busy.keep_alive(5s);
+        ASSERT_TRUE(kept.has_value());
+        ASSERT_EQ(kept->error, ErrorCode::ok) << kept->message;
+    }
+    auto after = quiet.command(make_operation(resources::MapPut{"m", "q", bytes_of("2"), 0}), 10s);
+    ASSERT_TRUE(after.has_value());
+    EXPECT_EQ(after->error, ErrorCode::ok) << after->message;
 }
 
 // TESTING.md #12: an fdatasync that fails is never retried as if it had worked. Node 1's
