@@ -141,9 +141,14 @@ int run(const po::variables_map& vm) {
     std::filesystem::create_directories(dir);
     std::printf("fdatasync reference (before)...\n");
     Percentiles before = fdatasync_reference(dir, 2.0);
-    testing::ProcessCluster cluster(testing::ClusterOptions{
-        3, vm["logstore-binary"].as<std::string>(), vm["consensus-binary"].as<std::string>(),
-        "750ms", "250ms", "10s", dir + "/cluster"});
+    testing::ClusterOptions cluster_options;
+    cluster_options.logstore_binary = vm["logstore-binary"].as<std::string>();
+    cluster_options.consensus_binary = vm["consensus-binary"].as<std::string>();
+    cluster_options.election_timeout = "750ms";
+    cluster_options.heartbeat_interval = "250ms";
+    cluster_options.session_timeout = "10s";
+    cluster_options.directory = dir + "/cluster";
+    testing::ProcessCluster cluster(cluster_options);
     std::filesystem::create_directories(dir + "/cluster");
     cluster.start_all();
     zmq::context_t context(1);
