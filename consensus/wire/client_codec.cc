@@ -6,17 +6,13 @@
 
 #include "consensus/raft/types.h"
 #include "consensus/wire/decoding.h"
+#include "consensus/wire/encoding.h"
 #include "schemas/client_generated.h"
 
 namespace copycat::wire {
 namespace {
 
 namespace fb = copycat::client;
-using Builder = flatbuffers::FlatBufferBuilder;
-template <typename T>
-using Offsets = flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<T>>>;
-using BytesOffset = flatbuffers::Offset<flatbuffers::Vector<uint8_t>>;
-using StringOffset = flatbuffers::Offset<flatbuffers::String>;
 
 // The wire enums carry the values' numbers unchanged, so encoding and decoding are casts
 // (after a range check on the way in).
@@ -64,29 +60,8 @@ constexpr FlatbufferLimits kClientLimits{16, 1'000'000};
 
 // --- encoding -------------------------------------------------------------------------------
 
-// A union member: its type tag and its table.
-template <typename Tag>
-struct UnionOffset {
-    Tag type = Tag::NONE;
-    flatbuffers::Offset<void> offset = 0;
-};
 using BodyOffset = UnionOffset<fb::Body>;
-
-template <typename Wire>
-BodyOffset body_of(flatbuffers::Offset<Wire> offset) {
-    return {fb::BodyTraits<Wire>::enum_value, offset.Union()};
-}
-
-// Empty vectors and strings are left out; the decoder reads a missing one as empty.
-BytesOffset encode_bytes(Builder& builder, const std::vector<uint8_t>& bytes) {
-    if (bytes.empty()) return 0;
-    return builder.CreateVector(bytes.data(), bytes.size());
-}
-
-StringOffset encode_string(Builder& builder, const std::string& text) {
-    if (text.empty()) return 0;
-    return builder.CreateString(text);
-}
+constexpr auto body_of = [](auto offset) { return union_of<fb::BodyTraits>(offset); };
 
 BodyOffset encode_body(Builder& builder, const session::RegisterRequest& m) {
     auto client_id = encode_string(builder, m.client_id);
@@ -146,11 +121,9 @@ BodyOffset encode_body(Builder& builder, const session::SessionsRequest&) {
 // --- response bodies ---
 
 using ResponseBodyOffset = UnionOffset<fb::ResponseBody>;
-
-template <typename Wire>
-ResponseBodyOffset response_body_of(flatbuffers::Offset<Wire> offset) {
-    return {fb::ResponseBodyTraits<Wire>::enum_value, offset.Union()};
-}
+constexpr auto response_body_of = [](auto offset) {
+    return union_of<fb::ResponseBodyTraits>(offset);
+};
 
 ResponseBodyOffset encode_response_body(Builder&, std::monostate) { return {}; }
 
@@ -176,24 +149,20 @@ ResponseBodyOffset encode_response_body(Builder& builder, const session::Operati
 // --- admin response bodies ---
 
 using AdminBodyOffset = UnionOffset<fb::AdminResponseBody>;
+constexpr auto admin_body_of = [](auto offset) {
+    return union_of<fb::AdminResponseBodyTraits>(offset);
+};
 
-template <typename Wire>
-AdminBodyOffset admin_body_of(flatbuffers::Offset<Wire> offset) {
-    return {fb::AdminResponseBodyTraits<Wire>::enum_value, offset.Union()};
+flatbuffers::Offset<fb::MemberInfo> encode_member(Builder& builder,
+                                                  const session::MemberInfo& member) {
+    auto address = encode_string(builder, member.address);
+    return fb::CreateMemberInfo(builder, member.id, static_cast<fb::MemberType>(member.type),
+                                member.available, address);
 }
 
 Offsets<fb::MemberInfo> encode_members(Builder& builder,
                                        const std::vector<session::MemberInfo>& members) {
-    if (members.empty()) return 0;
-    std::vector<flatbuffers::Offset<fb::MemberInfo>> offsets;
-    offsets.reserve(members.size());
-    for (const session::MemberInfo& member : members) {
-        auto address = encode_string(builder, member.address);
-        offsets.push_back(fb::CreateMemberInfo(builder, member.id,
-                                               static_cast<fb::MemberType>(member.type),
-                                               member.available, address));
-    }
-    return builder.CreateVector(offsets);
+    return encode_tables<fb::MemberInfo>(builder, members, encode_member);
 }
 
 AdminBodyOffset encode_admin_body(Builder&, std::monostate) { return {}; }
@@ -212,16 +181,16 @@ AdminBodyOffset encode_admin_body(Builder& builder, const session::MemberChangeR
     return admin_body_of(fb::CreateMemberChangeResponse(builder, m.index, members));
 }
 
+flatbuffers::Offset<fb::SessionInfo> encode_session_info(
+    Builder& builder, const session::SessionsResponse::Item& item) {
+    auto client_id = encode_string(builder, item.client_id);
+    return fb::CreateSessionInfo(builder, item.id, client_id,
+                                 static_cast<fb::SessionState>(item.state), item.timeout_ms,
+                                 item.command_sequence, item.event_index, item.events_pending);
+}
+
 AdminBodyOffset encode_admin_body(Builder& builder, const session::SessionsResponse& m) {
-    std::vector<flatbuffers::Offset<fb::SessionInfo>> offsets;
-    offsets.reserve(m.sessions.size());
-    for (const session::SessionsResponse::Item& item : m.sessions) {
-        auto client_id = encode_string(builder, item.client_id);
-        offsets.push_back(fb::CreateSessionInfo(
-            builder, item.id, client_id, static_cast<fb::SessionState>(item.state), item.timeout_ms,
-            item.command_sequence, item.event_index, item.events_pending));
-    }
-    auto list = offsets.empty() ? 0 : builder.CreateVector(offsets);
+    auto list = encode_tables<fb::SessionInfo>(builder, m.sessions, encode_session_info);
     return admin_body_of(fb::CreateSessionsResponse(builder, list));
 }
 
@@ -233,28 +202,28 @@ std::span<const uint8_t> finish(Builder& builder, uint64_t request_id, BodyOffse
     return {builder.GetBufferPointer(), builder.GetSize()};
 }
 
-template <typename Value>
-std::vector<uint8_t> to_vector(const Value& value,
-                               std::span<const uint8_t> (*encode)(Builder&, const Value&)) {
-    Builder builder(256);
-    std::span<const uint8_t> bytes = encode(builder, value);
-    return {bytes.begin(), bytes.end()};
+// A request or an admin request: both are a body under the root.
+template <typename Request>
+std::span<const uint8_t> encode_any_request(Builder& builder, uint64_t request_id,
+                                            const Request& request) {
+    builder.Clear();
+    BodyOffset body = std::visit([&](const auto& m) { return encode_body(builder, m); }, request);
+    return finish(builder, request_id, body);
 }
+
+flatbuffers::Offset<fb::Event> encode_event(Builder& builder, const session::Event& event) {
+    auto name = encode_string(builder, event.name);
+    auto message = encode_bytes(builder, event.message);
+    return fb::CreateEvent(builder, name, message);
+}
+
+// The client protocol's messages are small: a builder of their own starts with this room.
+constexpr size_t kInitialBuilderBytes = 256;
 
 // --- decoding -------------------------------------------------------------------------------
 
-// Decodes `body` with `decode_value` into `out`. `body` is null when the union names a type
-// but its table is missing; `name` is that type's, for the message. (The decoder is passed in
-// because the overloads it picks from are declared after this template.)
-template <typename Value, typename Wire, typename Out>
-bool decode_alternative(const Wire* body, Out& out, Decoding& check, const char* name,
-                        bool (*decode_value)(const Wire&, Value&, Decoding&)) {
-    if (body == nullptr) return check.fail(std::string(name) + " without its table");
-    Value value;
-    if (!decode_value(*body, value, check)) return false;
-    out = std::move(value);
-    return true;
-}
+// What a union member that names a type without its table is refused with.
+constexpr const char* kMissingTable = " without its table";
 
 bool decode_operation(const flatbuffers::String* type, const flatbuffers::Vector<uint8_t>* argument,
                       statemachine::Operation& out, Decoding& check) {
@@ -361,20 +330,19 @@ bool decode_response_body(const fb::Response& in, decltype(session::Response::bo
     switch (in.body_type()) {
         case B::NONE: out = std::monostate{}; return true;
         case B::RegisterResponse:
-            return decode_alternative<session::RegisterResponse>(in.body_as_RegisterResponse(), out,
-                                                                 check, name, decode);
+            return decode_alternative<session::RegisterResponse>(
+                in.body_as_RegisterResponse(), out, check, name, kMissingTable, decode);
         case B::KeepAliveResponse:
-            return decode_alternative<session::KeepAliveResponse>(in.body_as_KeepAliveResponse(),
-                                                                  out, check, name, decode);
+            return decode_alternative<session::KeepAliveResponse>(
+                in.body_as_KeepAliveResponse(), out, check, name, kMissingTable, decode);
         case B::UnregisterResponse:
-            return decode_alternative<session::UnregisterResponse>(in.body_as_UnregisterResponse(),
-                                                                   out, check, name, decode);
+            return decode_alternative<session::UnregisterResponse>(
+                in.body_as_UnregisterResponse(), out, check, name, kMissingTable, decode);
         case B::OperationResponse:
-            return decode_alternative<session::OperationResponse>(in.body_as_OperationResponse(),
-                                                                  out, check, name, decode);
+            return decode_alternative<session::OperationResponse>(
+                in.body_as_OperationResponse(), out, check, name, kMissingTable, decode);
     }
-    return check.fail("unknown response type " +
-                      std::to_string(static_cast<unsigned>(in.body_type())));
+    return check.fail_unknown("response", in.body_type());
 }
 
 bool decode(const fb::Response& in, session::Response& out, Decoding& check) {
@@ -386,40 +354,31 @@ bool decode(const fb::Response& in, session::Response& out, Decoding& check) {
            decode_response_body(in, out.body, check);
 }
 
+bool decode_event(const fb::Event& in, session::Event& out, Decoding& check) {
+    return check.copy_string(in.name(), out.name, "event name") &&
+           check.copy_bytes(in.message(), out.message, "event message");
+}
+
 bool decode(const fb::PublishRequest& in, session::PublishRequest& out, Decoding& check) {
     out.session = in.session();
     out.event_index = in.event_index();
     out.previous_index = in.previous_index();
-    const auto* events = in.events();
-    if (events == nullptr) return true;
-    if (!check.take_items(events->size(), sizeof(flatbuffers::uoffset_t), "events")) return false;
-    out.events.resize(events->size());
-    for (flatbuffers::uoffset_t k = 0; k < events->size(); ++k) {
-        const fb::Event& event = *events->Get(k);
-        if (!check.copy_string(event.name(), out.events[k].name, "event name") ||
-            !check.copy_bytes(event.message(), out.events[k].message, "event message")) {
-            return false;
-        }
-    }
-    return true;
+    return decode_tables(in.events(), out.events, check, "events", decode_event);
 }
 
 // --- admin response bodies ---
 
+bool decode_member(const fb::MemberInfo& in, session::MemberInfo& out, Decoding& check) {
+    if (!check.check_enum(in.type(), "member type")) return false;
+    out.id = in.id();
+    out.type = static_cast<uint8_t>(in.type());
+    out.available = in.available();
+    return check.copy_string(in.address(), out.address, "member address");
+}
+
 bool decode_members(const flatbuffers::Vector<flatbuffers::Offset<fb::MemberInfo>>* list,
                     std::vector<session::MemberInfo>& out, Decoding& check) {
-    if (list == nullptr) return true;
-    if (!check.take_items(list->size(), sizeof(flatbuffers::uoffset_t), "members")) return false;
-    out.resize(list->size());
-    for (flatbuffers::uoffset_t k = 0; k < list->size(); ++k) {
-        const fb::MemberInfo& in = *list->Get(k);
-        if (!check.check_enum(in.type(), "member type")) return false;
-        out[k].id = in.id();
-        out[k].type = static_cast<uint8_t>(in.type());
-        out[k].available = in.available();
-        if (!check.copy_string(in.address(), out[k].address, "member address")) return false;
-    }
-    return true;
+    return decode_tables(list, out, check, "members", decode_member);
 }
 
 bool decode(const fb::StatusResponse& in, session::StatusResponse& out, Decoding& check) {
@@ -460,16 +419,7 @@ bool decode_session_info(const fb::SessionInfo& in, session::SessionsResponse::I
 }
 
 bool decode(const fb::SessionsResponse& in, session::SessionsResponse& out, Decoding& check) {
-    const auto* list = in.sessions();
-    if (list == nullptr) return true;
-    if (!check.take_items(list->size(), sizeof(flatbuffers::uoffset_t), "sessions")) {
-        return false;
-    }
-    out.sessions.resize(list->size());
-    for (flatbuffers::uoffset_t k = 0; k < list->size(); ++k) {
-        if (!decode_session_info(*list->Get(k), out.sessions[k], check)) return false;
-    }
-    return true;
+    return decode_tables(in.sessions(), out.sessions, check, "sessions", decode_session_info);
 }
 
 bool decode_admin_body(const fb::AdminResponse& in, decltype(session::AdminResponse::body)& out,
@@ -480,16 +430,15 @@ bool decode_admin_body(const fb::AdminResponse& in, decltype(session::AdminRespo
         case B::NONE: out = std::monostate{}; return true;
         case B::StatusResponse:
             return decode_alternative<session::StatusResponse>(in.body_as_StatusResponse(), out,
-                                                               check, name, decode);
+                                                               check, name, kMissingTable, decode);
         case B::MemberChangeResponse:
             return decode_alternative<session::MemberChangeResponse>(
-                in.body_as_MemberChangeResponse(), out, check, name, decode);
+                in.body_as_MemberChangeResponse(), out, check, name, kMissingTable, decode);
         case B::SessionsResponse:
-            return decode_alternative<session::SessionsResponse>(in.body_as_SessionsResponse(), out,
-                                                                 check, name, decode);
+            return decode_alternative<session::SessionsResponse>(
+                in.body_as_SessionsResponse(), out, check, name, kMissingTable, decode);
     }
-    return check.fail("unknown admin response type " +
-                      std::to_string(static_cast<unsigned>(in.body_type())));
+    return check.fail_unknown("admin response", in.body_type());
 }
 
 bool decode(const fb::AdminResponse& in, session::AdminResponse& out, Decoding& check) {
@@ -502,24 +451,27 @@ bool decode(const fb::AdminResponse& in, session::AdminResponse& out, Decoding& 
 
 // --- the root ---
 
-template <typename Value, typename Wire>
-bool decode_request(const fb::ClientMessage& message, ClientMessage& out, Decoding& check) {
-    RequestMessage request{message.request_id(), {}};
-    if (!decode_alternative<Value>(message.body_as<Wire>(), request.request, check,
-                                   fb::EnumNameBody(message.body_type()), decode)) {
-        return false;
-    }
-    out = std::move(request);
-    return true;
+template <typename Value, typename Variant>
+struct IsAlternative : std::false_type {};
+template <typename Value, typename... Alternatives>
+struct IsAlternative<Value, std::variant<Alternatives...>>
+    : std::bool_constant<(std::is_same_v<Value, Alternatives> || ...)> {};
+
+// The root's body as a Wire, decoded into `out` (a Value, or a variant holding one).
+template <typename Value, typename Wire, typename Out>
+bool decode_root_body(const fb::ClientMessage& message, Out& out, Decoding& check) {
+    return decode_alternative<Value>(message.body_as<Wire>(), out, check,
+                                     fb::EnumNameBody(message.body_type()), kMissingTable, decode);
 }
 
+// A request (RequestMessage) or an admin request (AdminRequestMessage): which one is told by
+// the variant that holds Value.
 template <typename Value, typename Wire>
-bool decode_admin_request(const fb::ClientMessage& message, ClientMessage& out, Decoding& check) {
-    AdminRequestMessage request{message.request_id(), {}};
-    if (!decode_alternative<Value>(message.body_as<Wire>(), request.request, check,
-                                   fb::EnumNameBody(message.body_type()), decode)) {
-        return false;
-    }
+bool decode_request(const fb::ClientMessage& message, ClientMessage& out, Decoding& check) {
+    using Envelope = std::conditional_t<IsAlternative<Value, session::AdminRequest>::value,
+                                        AdminRequestMessage, RequestMessage>;
+    Envelope request{message.request_id(), {}};
+    if (!decode_root_body<Value, Wire>(message, request.request, check)) return false;
     out = std::move(request);
     return true;
 }
@@ -528,10 +480,7 @@ bool decode_admin_request(const fb::ClientMessage& message, ClientMessage& out, 
 template <typename Value, typename Wire>
 bool decode_reply(const fb::ClientMessage& message, ClientMessage& out, Decoding& check) {
     Value value;
-    if (!decode_alternative<Value>(message.body_as<Wire>(), value, check,
-                                   fb::EnumNameBody(message.body_type()), decode)) {
-        return false;
-    }
+    if (!decode_root_body<Value, Wire>(message, value, check)) return false;
     if constexpr (!std::is_same_v<Value, session::PublishRequest>) {
         value.request_id = message.request_id();
     }
@@ -559,22 +508,20 @@ bool decode_message(const fb::ClientMessage& message, ClientMessage& out, Decodi
         case B::PublishRequest:
             return decode_reply<s::PublishRequest, fb::PublishRequest>(message, out, check);
         case B::StatusRequest:
-            return decode_admin_request<s::StatusRequest, fb::StatusRequest>(message, out, check);
+            return decode_request<s::StatusRequest, fb::StatusRequest>(message, out, check);
         case B::MemberChangeRequest:
-            return decode_admin_request<s::MemberChangeRequest, fb::MemberChangeRequest>(
-                message, out, check);
+            return decode_request<s::MemberChangeRequest, fb::MemberChangeRequest>(message, out,
+                                                                                   check);
         case B::TransferLeadershipRequest:
-            return decode_admin_request<s::TransferLeadershipRequest,
-                                        fb::TransferLeadershipRequest>(message, out, check);
+            return decode_request<s::TransferLeadershipRequest, fb::TransferLeadershipRequest>(
+                message, out, check);
         case B::SessionsRequest:
-            return decode_admin_request<s::SessionsRequest, fb::SessionsRequest>(message, out,
-                                                                                 check);
+            return decode_request<s::SessionsRequest, fb::SessionsRequest>(message, out, check);
         case B::AdminResponse:
             return decode_reply<s::AdminResponse, fb::AdminResponse>(message, out, check);
         case B::NONE: return check.fail("no message body");
     }
-    return check.fail("unknown message type " +
-                      std::to_string(static_cast<unsigned>(message.body_type())));
+    return check.fail_unknown("message", message.body_type());
 }
 
 Result<const fb::ClientMessage*> verify_client(const void* data, size_t size) {
@@ -585,17 +532,13 @@ Result<const fb::ClientMessage*> verify_client(const void* data, size_t size) {
 
 std::span<const uint8_t> encode_request(flatbuffers::FlatBufferBuilder& builder,
                                         uint64_t request_id, const session::Request& request) {
-    builder.Clear();
-    BodyOffset body = std::visit([&](const auto& m) { return encode_body(builder, m); }, request);
-    return finish(builder, request_id, body);
+    return encode_any_request(builder, request_id, request);
 }
 
 std::span<const uint8_t> encode_admin_request(flatbuffers::FlatBufferBuilder& builder,
                                               uint64_t request_id,
                                               const session::AdminRequest& request) {
-    builder.Clear();
-    BodyOffset body = std::visit([&](const auto& m) { return encode_body(builder, m); }, request);
-    return finish(builder, request_id, body);
+    return encode_any_request(builder, request_id, request);
 }
 
 std::span<const uint8_t> encode_response(flatbuffers::FlatBufferBuilder& builder,
@@ -623,55 +566,44 @@ std::span<const uint8_t> encode_admin_response(flatbuffers::FlatBufferBuilder& b
 std::span<const uint8_t> encode_publish(flatbuffers::FlatBufferBuilder& builder,
                                         const session::PublishRequest& publish) {
     builder.Clear();
-    std::vector<flatbuffers::Offset<fb::Event>> events;
-    events.reserve(publish.events.size());
-    for (const session::Event& event : publish.events) {
-        auto name = encode_string(builder, event.name);
-        auto message = encode_bytes(builder, event.message);
-        events.push_back(fb::CreateEvent(builder, name, message));
-    }
-    auto list = events.empty() ? 0 : builder.CreateVector(events);
+    auto list = encode_tables<fb::Event>(builder, publish.events, encode_event);
     auto wire = fb::CreatePublishRequest(builder, publish.session, publish.event_index,
                                          publish.previous_index, list);
     return finish(builder, 0, body_of(wire));
 }
 
 std::vector<uint8_t> encode_request(uint64_t request_id, const session::Request& request) {
-    Builder builder(256);
-    std::span<const uint8_t> bytes = encode_request(builder, request_id, request);
-    return {bytes.begin(), bytes.end()};
+    return encode_to_vector(kInitialBuilderBytes, [&](Builder& builder) {
+        return encode_request(builder, request_id, request);
+    });
 }
 
 std::vector<uint8_t> encode_admin_request(uint64_t request_id,
                                           const session::AdminRequest& request) {
-    Builder builder(256);
-    std::span<const uint8_t> bytes = encode_admin_request(builder, request_id, request);
-    return {bytes.begin(), bytes.end()};
+    return encode_to_vector(kInitialBuilderBytes, [&](Builder& builder) {
+        return encode_admin_request(builder, request_id, request);
+    });
 }
 
 std::vector<uint8_t> encode_response(const session::Response& response) {
-    return to_vector<session::Response>(response, &encode_response);
+    return encode_to_vector(kInitialBuilderBytes,
+                            [&](Builder& builder) { return encode_response(builder, response); });
 }
 
 std::vector<uint8_t> encode_admin_response(const session::AdminResponse& response) {
-    return to_vector<session::AdminResponse>(response, &encode_admin_response);
+    return encode_to_vector(kInitialBuilderBytes, [&](Builder& builder) {
+        return encode_admin_response(builder, response);
+    });
 }
 
 std::vector<uint8_t> encode_publish(const session::PublishRequest& publish) {
-    return to_vector<session::PublishRequest>(publish, &encode_publish);
+    return encode_to_vector(kInitialBuilderBytes,
+                            [&](Builder& builder) { return encode_publish(builder, publish); });
 }
 
 Result<ClientMessage> decode_client(const void* data, size_t size) {
-    Result<const fb::ClientMessage*> root = verify_client(data, size);
-    if (!root.is_ok()) {
-        return Status(root.status().code(), "client message: " + root.status().message());
-    }
-    Decoding check(size);
-    ClientMessage out;
-    if (!decode_message(**root, out, check)) {
-        return Status(check.status().code(), "client message: " + check.status().message());
-    }
-    return out;
+    return decode_buffer<ClientMessage, fb::ClientMessage>(
+        data, size, fb::ClientMessageIdentifier(), kClientLimits, "client message", decode_message);
 }
 
 std::optional<uint64_t> refused_request_id(const void* data, size_t size) {

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/fbs.h"
@@ -71,11 +72,66 @@ public:
                     std::to_string(static_cast<uint64_t>(Enum::MAX)));
     }
 
+    // For a union whose type tag is none of those this build knows: `what` names the union.
+    template <typename Tag>
+    bool fail_unknown(const char* what, Tag tag) {
+        return fail(std::string("unknown ") + what + " type " +
+                    std::to_string(static_cast<unsigned>(tag)));
+    }
+
 private:
     bool charge(size_t bytes, const char* field);
 
     Status status_;
     size_t budget_bytes_;
 };
+
+// Decodes the union member `table` with `decode_value` and stores the Value in `out` (a
+// variant holding it, or a Value) only once it decoded whole. `table` is null when the union
+// names a type but its table is missing: the message is then `name` followed by `missing`.
+// (The decoder is passed in because the overloads it is picked from are declared after this
+// template.)
+template <typename Value, typename Wire, typename Out>
+bool decode_alternative(const Wire* table, Out& out, Decoding& check, const char* name,
+                        const char* missing, bool (*decode_value)(const Wire&, Value&, Decoding&)) {
+    if (table == nullptr) return check.fail(std::string(name) + missing);
+    Value value;
+    if (!decode_value(*table, value, check)) return false;
+    out = std::move(value);
+    return true;
+}
+
+// Decodes a vector of tables (null: none, `out` left as it is) with `decode_one` into `out`,
+// charging the budget first; `field` names the vector in the message.
+template <typename Wire, typename Value, typename DecodeOne>
+bool decode_tables(const flatbuffers::Vector<flatbuffers::Offset<Wire>>* list,
+                   std::vector<Value>& out, Decoding& check, const char* field,
+                   DecodeOne decode_one) {
+    if (list == nullptr) return true;
+    if (!check.take_items(list->size(), sizeof(flatbuffers::uoffset_t), field)) return false;
+    out.resize(list->size());
+    for (flatbuffers::uoffset_t k = 0; k < list->size(); ++k) {
+        if (!decode_one(*list->Get(k), out[k], check)) return false;
+    }
+    return true;
+}
+
+// Verifies `data` as a Root of the given identifier and decodes it with `decode_root` into a
+// Value; a refusal says why, after `what` (the protocol's name for its messages).
+template <typename Value, typename Root, typename DecodeRoot>
+Result<Value> decode_buffer(const void* data, size_t size, const char* file_identifier,
+                            const FlatbufferLimits& limits, const char* what,
+                            DecodeRoot decode_root) {
+    Result<const Root*> root = verify_root<Root>(data, size, file_identifier, limits);
+    if (!root.is_ok()) {
+        return Status(root.status().code(), std::string(what) + ": " + root.status().message());
+    }
+    Decoding check(size);
+    Value out;
+    if (!decode_root(**root, out, check)) {
+        return Status(check.status().code(), std::string(what) + ": " + check.status().message());
+    }
+    return out;
+}
 
 }  // namespace copycat::wire

@@ -3,16 +3,13 @@
 #include "common/assert.h"
 #include "consensus/statemachine/state_machine.h"
 #include "consensus/wire/decoding.h"
+#include "consensus/wire/encoding.h"
 #include "schemas/peer_generated.h"
 
 namespace copycat::wire {
 namespace {
 
 namespace fb = copycat::peer;
-using Builder = flatbuffers::FlatBufferBuilder;
-template <typename T>
-using Offsets = flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<T>>>;
-using BytesOffset = flatbuffers::Offset<flatbuffers::Vector<uint8_t>>;
 
 // The wire enums carry the core's numbers unchanged, so encoding and decoding are casts
 // (after a range check on the way in).
@@ -38,60 +35,37 @@ constexpr FlatbufferLimits kPeerLimits{16, 4'000'000};
 
 // --- encoding -------------------------------------------------------------------------------
 
-struct BodyOffset {
-    fb::Body type;
-    flatbuffers::Offset<void> offset;
-};
+using BodyOffset = UnionOffset<fb::Body>;
+constexpr auto body_of = [](auto offset) { return union_of<fb::BodyTraits>(offset); };
 
-template <typename Wire>
-BodyOffset body_of(flatbuffers::Offset<Wire> offset) {
-    return {fb::BodyTraits<Wire>::enum_value, offset.Union()};
-}
-
-// Empty vectors and strings are left out; the decoder reads a missing one as empty.
-BytesOffset encode_bytes(Builder& builder, const std::vector<uint8_t>& bytes) {
-    if (bytes.empty()) return 0;
-    return builder.CreateVector(bytes.data(), bytes.size());
-}
-
-flatbuffers::Offset<flatbuffers::String> encode_string(Builder& builder, std::string_view text) {
-    if (text.empty()) return 0;
-    return builder.CreateString(text.data(), text.size());
+flatbuffers::Offset<fb::Entry> encode_entry(Builder& builder, const raft::Entry& entry) {
+    COPYCAT_ASSERT(entry.type >= raft::EntryType::initialize &&
+                       entry.type <= raft::EntryType::command &&
+                       entry.compaction_mode <= static_cast<uint8_t>(fb::CompactionMode::MAX),
+                   "a Raft entry with an unknown type or compaction mode is being sent");
+    BytesOffset payload = encode_bytes(builder, entry.payload);
+    return fb::CreateEntry(builder, entry.index, entry.term, static_cast<fb::EntryType>(entry.type),
+                           entry.timestamp_ms,
+                           static_cast<fb::CompactionMode>(entry.compaction_mode), payload);
 }
 
 Offsets<fb::Entry> encode_entries(Builder& builder, const std::vector<raft::Entry>& entries) {
-    if (entries.empty()) return 0;
-    std::vector<flatbuffers::Offset<fb::Entry>> offsets;
-    offsets.reserve(entries.size());
-    for (const raft::Entry& entry : entries) {
-        COPYCAT_ASSERT(entry.type >= raft::EntryType::initialize &&
-                           entry.type <= raft::EntryType::command &&
-                           entry.compaction_mode <= static_cast<uint8_t>(fb::CompactionMode::MAX),
-                       "a Raft entry with an unknown type or compaction mode is being sent");
-        BytesOffset payload = encode_bytes(builder, entry.payload);
-        offsets.push_back(fb::CreateEntry(
-            builder, entry.index, entry.term, static_cast<fb::EntryType>(entry.type),
-            entry.timestamp_ms, static_cast<fb::CompactionMode>(entry.compaction_mode), payload));
-    }
-    return builder.CreateVector(offsets);
+    return encode_tables<fb::Entry>(builder, entries, encode_entry);
 }
 
 flatbuffers::Offset<fb::Configuration> encode_configuration(
     Builder& builder, const raft::Configuration& configuration) {
-    std::vector<flatbuffers::Offset<fb::Member>> members;
-    members.reserve(configuration.members.size());
     raft::NodeId previous = 0;
-    for (const raft::Member& member : configuration.members) {
+    auto encode_member = [&previous](Builder& builder, const raft::Member& member) {
         COPYCAT_ASSERT(member.id > previous,
                        "configuration members must be sorted by id, unique and never 0");
         COPYCAT_ASSERT(member.type <= raft::MemberType::active, "unknown member type");
         previous = member.id;
         auto address = encode_string(builder, member.address);
-        members.push_back(fb::CreateMember(builder, member.id,
-                                           static_cast<fb::MemberType>(member.type),
-                                           member.available, address));
-    }
-    auto list = members.empty() ? 0 : builder.CreateVector(members);
+        return fb::CreateMember(builder, member.id, static_cast<fb::MemberType>(member.type),
+                                member.available, address);
+    };
+    auto list = encode_tables<fb::Member>(builder, configuration.members, encode_member);
     return fb::CreateConfiguration(builder, configuration.index, configuration.term, list);
 }
 
@@ -169,17 +143,6 @@ bool decode_entry(const fb::Entry& in, raft::Entry& out, Decoding& check) {
     return check.copy_bytes(in.payload(), out.payload, "entry payload");
 }
 
-bool decode_entries(const flatbuffers::Vector<flatbuffers::Offset<fb::Entry>>* list,
-                    std::vector<raft::Entry>& out, Decoding& check) {
-    if (list == nullptr) return true;
-    if (!check.take_items(list->size(), sizeof(flatbuffers::uoffset_t), "entries")) return false;
-    out.resize(list->size());
-    for (flatbuffers::uoffset_t k = 0; k < list->size(); ++k) {
-        if (!decode_entry(*list->Get(k), out[k], check)) return false;
-    }
-    return true;
-}
-
 bool decode_member(const fb::Member& in, raft::Member& out, Decoding& check) {
     if (!check.check_enum(in.type(), "member type")) return false;
     out.id = in.id();
@@ -192,24 +155,19 @@ bool decode_configuration(const fb::Configuration* in, raft::Configuration& out,
     if (in == nullptr) return check.fail("configuration missing");
     out.index = in->index();
     out.term = in->term();
-    const auto* members = in->members();
-    if (members == nullptr) return true;
-    if (!check.take_items(members->size(), sizeof(flatbuffers::uoffset_t), "members")) {
-        return false;
-    }
-    out.members.resize(members->size());
     raft::NodeId previous = 0;
-    for (flatbuffers::uoffset_t k = 0; k < members->size(); ++k) {
-        if (!decode_member(*members->Get(k), out.members[k], check)) return false;
+    auto decode_sorted_member = [&previous](const fb::Member& in, raft::Member& out,
+                                            Decoding& check) {
+        if (!decode_member(in, out, check)) return false;
         // The core looks members up assuming one per id (Configuration::find).
-        if (out.members[k].id <= previous) {
+        if (out.id <= previous) {
             return check.fail("configuration members not sorted by id, repeated, or id 0 (id " +
-                              std::to_string(out.members[k].id) + " after " +
-                              std::to_string(previous) + ")");
+                              std::to_string(out.id) + " after " + std::to_string(previous) + ")");
         }
-        previous = out.members[k].id;
-    }
-    return true;
+        previous = out.id;
+        return true;
+    };
+    return decode_tables(in->members(), out.members, check, "members", decode_sorted_member);
 }
 
 bool check_node(raft::NodeId id, const char* field, Decoding& check) {
@@ -220,7 +178,7 @@ bool decode(const fb::AppendRequest& in, raft::AppendRequest& out, Decoding& che
     out = {in.term(),         in.leader(),       in.prev_index(), in.prev_term(),
            in.commit_index(), in.global_index(), in.round(),      {}};
     return check_node(out.leader, "leader", check) &&
-           decode_entries(in.entries(), out.entries, check);
+           decode_tables(in.entries(), out.entries, check, "entries", decode_entry);
 }
 
 bool decode(const fb::AppendResponse& in, raft::AppendResponse& out, Decoding&) {
@@ -287,14 +245,9 @@ bool decode(const fb::InstallSnapshotResponse& in, raft::InstallSnapshotResponse
 
 template <typename Wire, typename Value>
 bool decode_body(const fb::PeerMessage& message, raft::Message& out, Decoding& check) {
-    const Wire* body = message.body_as<Wire>();
-    if (body == nullptr) {
-        return check.fail(std::string(fb::EnumNameBody(message.body_type())) + " without a body");
-    }
-    Value value;
-    if (!decode(*body, value, check)) return false;
-    out = std::move(value);
-    return true;
+    return decode_alternative<Value>(message.body_as<Wire>(), out, check,
+                                     fb::EnumNameBody(message.body_type()), " without a body",
+                                     decode);
 }
 
 bool decode_message(const fb::PeerMessage& message, raft::Message& out, Decoding& check) {
@@ -326,8 +279,17 @@ bool decode_message(const fb::PeerMessage& message, raft::Message& out, Decoding
                 message, out, check);
         case B::NONE: return check.fail("no message body");
     }
-    return check.fail("unknown message type " +
-                      std::to_string(static_cast<unsigned>(message.body_type())));
+    return check.fail_unknown("message", message.body_type());
+}
+
+bool decode_root(const fb::PeerMessage& message, PeerMessage& out, Decoding& check) {
+    out.envelope.from = message.from();
+    out.envelope.to = message.to();
+    return check.copy_string(message.cluster(), out.cluster, "cluster name",
+                             kMaxClusterNameBytes) &&
+           check_node(out.envelope.from, "sender", check) &&
+           check_node(out.envelope.to, "receiver", check) &&
+           decode_message(message, out.envelope.message, check);
 }
 
 }  // namespace
@@ -349,28 +311,13 @@ std::span<const uint8_t> encode_peer(flatbuffers::FlatBufferBuilder& builder,
 }
 
 std::vector<uint8_t> encode_peer(std::string_view cluster, const raft::Envelope& envelope) {
-    flatbuffers::FlatBufferBuilder builder(1024);
-    std::span<const uint8_t> bytes = encode_peer(builder, cluster, envelope);
-    return {bytes.begin(), bytes.end()};
+    return encode_to_vector(
+        1024, [&](Builder& builder) { return encode_peer(builder, cluster, envelope); });
 }
 
 Result<PeerMessage> decode_peer(const void* data, size_t size) {
-    Result<const fb::PeerMessage*> root =
-        verify_root<fb::PeerMessage>(data, size, fb::PeerMessageIdentifier(), kPeerLimits);
-    if (!root.is_ok())
-        return Status(root.status().code(), "peer message: " + root.status().message());
-    const fb::PeerMessage& message = **root;
-    Decoding check(size);
-    PeerMessage out;
-    out.envelope.from = message.from();
-    out.envelope.to = message.to();
-    bool ok =
-        check.copy_string(message.cluster(), out.cluster, "cluster name", kMaxClusterNameBytes) &&
-        check_node(out.envelope.from, "sender", check) &&
-        check_node(out.envelope.to, "receiver", check) &&
-        decode_message(message, out.envelope.message, check);
-    if (!ok) return Status(check.status().code(), "peer message: " + check.status().message());
-    return out;
+    return decode_buffer<PeerMessage, fb::PeerMessage>(data, size, fb::PeerMessageIdentifier(),
+                                                       kPeerLimits, "peer message", decode_root);
 }
 
 }  // namespace copycat::wire

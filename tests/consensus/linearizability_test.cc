@@ -33,6 +33,7 @@
 #include "tests/sim/history.h"
 #include "tests/sim/linearizability.h"
 #include "tests/support/consensus_cluster.h"
+#include "tests/support/operations.h"
 
 namespace copycat::testing {
 namespace {
@@ -45,7 +46,8 @@ using statemachine::make_operation;
 
 constexpr const char* kMap = "histories";
 
-Bytes bytes_of(const std::string& text) { return Bytes(text.begin(), text.end()); }
+using copycat::testing::bytes_of;
+using copycat::testing::text_of;
 
 std::optional<Bytes> bytes_of(const std::optional<std::string>& text) {
     if (!text) return std::nullopt;
@@ -54,7 +56,7 @@ std::optional<Bytes> bytes_of(const std::optional<std::string>& text) {
 
 std::optional<std::string> text_of(const std::optional<Bytes>& bytes) {
     if (!bytes) return std::nullopt;
-    return std::string(bytes->begin(), bytes->end());
+    return text_of(*bytes);
 }
 
 // The history all client threads record into. Times are read under the lock, so the events

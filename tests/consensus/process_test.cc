@@ -21,6 +21,8 @@
 #include "consensus/wire/client_codec.h"
 #include "consensus/wire/peer_codec.h"
 #include "tests/support/consensus_cluster.h"
+#include "tests/support/operations.h"
+#include "tests/support/subprocess.h"
 
 namespace copycat::testing {
 namespace {
@@ -30,11 +32,6 @@ using session::Consistency;
 using session::ErrorCode;
 using statemachine::Bytes;
 using statemachine::make_operation;
-
-statemachine::Bytes bytes_of(const std::string& text) { return Bytes(text.begin(), text.end()); }
-std::string text_of(const statemachine::Bytes& bytes) {
-    return std::string(bytes.begin(), bytes.end());
-}
 
 // Environment variables for the processes a test starts (they inherit them), restored after.
 class ScopedEnvironment {
@@ -140,6 +137,19 @@ protected:
         auto output = statemachine::decode_output<resources::MapGet>(body->value);
         if (!output.is_ok()) return std::nullopt;
         return output->value;
+    }
+
+    // How a bad-input test ends: "k" still holds the "v1" written before the bad input, and
+    // the cluster still takes writes.
+    static void expect_v1_kept_and_writable(SessionClient& client) {
+        auto read = client.query(make_operation(resources::MapGet{"m", "k"}),
+                                 Consistency::linearizable, 10s);
+        ASSERT_TRUE(read && read->error == ErrorCode::ok);
+        EXPECT_EQ(text_of(get_value(*read).value_or(Bytes{})), "v1");
+        auto next =
+            client.command(make_operation(resources::MapPut{"m", "k", bytes_of("v2"), 0}), 10s);
+        ASSERT_TRUE(next.has_value());
+        EXPECT_EQ(next->error, ErrorCode::ok) << next->message;
     }
 
     session::Index applied_index(int node) {
@@ -294,21 +304,15 @@ TEST_F(ConsensusProcessTest, ASilentSessionExpiresAndItsLockPassesOn) {
     SessionClient holder = open_session("holder", 1000);
     SessionClient waiter = open_session("waiter", 5000);
     auto acquire = [](SessionClient& client) {
-        return client.command(make_operation(resources::LockAcquire{"the-lock"}), 10s);
+        return command_output(client, resources::LockAcquire{"the-lock"}, 10s);
     };
     auto held = acquire(holder);
-    ASSERT_TRUE(held && held->error == ErrorCode::ok);
-    auto held_output = statemachine::decode_output<resources::LockAcquire>(
-        std::get<session::OperationResponse>(held->body).value);
-    ASSERT_TRUE(held_output.is_ok());
-    EXPECT_EQ(held_output->outcome, resources::LockAcquireOutcome::acquired);
+    ASSERT_TRUE(held.is_ok()) << held.status().message();
+    EXPECT_EQ(held->outcome, resources::LockAcquireOutcome::acquired);
 
     auto queued = acquire(waiter);
-    ASSERT_TRUE(queued && queued->error == ErrorCode::ok);
-    auto queued_output = statemachine::decode_output<resources::LockAcquire>(
-        std::get<session::OperationResponse>(queued->body).value);
-    ASSERT_TRUE(queued_output.is_ok());
-    EXPECT_EQ(queued_output->outcome, resources::LockAcquireOutcome::queued);
+    ASSERT_TRUE(queued.is_ok()) << queued.status().message();
+    EXPECT_EQ(queued->outcome, resources::LockAcquireOutcome::queued);
 
     // The holder goes silent; the waiter keeps its own session alive (its keep-alives are
     // also what moves log time on), and is told once the holder's session expired.
@@ -324,7 +328,7 @@ TEST_F(ConsensusProcessTest, ASilentSessionExpiresAndItsLockPassesOn) {
     EXPECT_EQ(events[0].name, "lock.acquired");
     auto acquired = statemachine::decode_event<resources::LockAcquired>(events[0].message);
     ASSERT_TRUE(acquired.is_ok());
-    EXPECT_EQ(acquired->token, queued_output->token);
+    EXPECT_EQ(acquired->token, queued->token);
 
     // The expired session's commands are refused for good.
     auto late = holder.command(make_operation(resources::LockRelease{"the-lock"}), 5s);
@@ -367,12 +371,8 @@ TEST_F(ConsensusProcessTest, BadInputGetsAClearErrorAndTheClusterKeepsServing) {
     EXPECT_EQ(refused->error, ErrorCode::bad_request);
 
     // Nothing of that reached the state machine, and the cluster still serves.
-    auto size =
-        client.query(make_operation(resources::MapSize{"m"}), Consistency::linearizable, 5s);
-    ASSERT_TRUE(size && size->error == ErrorCode::ok);
-    auto count = statemachine::decode_output<resources::MapSize>(
-        std::get<session::OperationResponse>(size->body).value);
-    ASSERT_TRUE(count.is_ok());
+    auto count = query_output(client, resources::MapSize{"m"}, Consistency::linearizable, 5s);
+    ASSERT_TRUE(count.is_ok()) << count.status().message();
     EXPECT_EQ(count->size, 0u);
     auto put = client.command(make_operation(resources::MapPut{"m", "k", bytes_of("v"), 0}), 5s);
     ASSERT_TRUE(put.has_value());
@@ -415,13 +415,7 @@ TEST_F(ConsensusProcessTest, GarbageOnThePeerAndClientPortsChangesNothing) {
         }
     }
     for (int n = 1; n <= 3; ++n) EXPECT_TRUE(cluster_.consensus_running(n)) << cluster_.output(n);
-    auto read =
-        client.query(make_operation(resources::MapGet{"m", "k"}), Consistency::linearizable, 10s);
-    ASSERT_TRUE(read && read->error == ErrorCode::ok);
-    EXPECT_EQ(text_of(get_value(*read).value_or(Bytes{})), "v1");
-    auto next = client.command(make_operation(resources::MapPut{"m", "k", bytes_of("v2"), 0}), 10s);
-    ASSERT_TRUE(next.has_value());
-    EXPECT_EQ(next->error, ErrorCode::ok) << next->message;
+    ASSERT_NO_FATAL_FAILURE(expect_v1_kept_and_writable(client));
 }
 
 TEST_F(ConsensusProcessTest, AdministrationTransfersLeadershipAndChangesMemberTypes) {
@@ -582,13 +576,7 @@ TEST_F(ConsensusProcessTest, SnapshotMessagesFromAPeerAreDroppedNotInstalled) {
             socket.send(zmq::const_buffer(bytes.data(), bytes.size()), zmq::send_flags::none);
         }
     }
-    auto read =
-        client.query(make_operation(resources::MapGet{"m", "k"}), Consistency::linearizable, 10s);
-    ASSERT_TRUE(read && read->error == ErrorCode::ok);
-    EXPECT_EQ(text_of(get_value(*read).value_or(Bytes{})), "v1");
-    auto next = client.command(make_operation(resources::MapPut{"m", "k", bytes_of("v2"), 0}), 10s);
-    ASSERT_TRUE(next.has_value());
-    EXPECT_EQ(next->error, ErrorCode::ok) << next->message;
+    ASSERT_NO_FATAL_FAILURE(expect_v1_kept_and_writable(client));
     for (int n = 1; n <= 3; ++n) {
         EXPECT_TRUE(cluster_.consensus_running(n)) << cluster_.output(n);
         auto status = node_status(context_, cluster_.client_endpoint(n), 1s);
@@ -676,21 +664,13 @@ TEST(WallClockStepProcessTest, AForwardStepOfTheWallClockExpiresNoSession) {
 // logstore gets EIO from its 60th fdatasync on (strace); it refuses every write after that,
 // node 1's consensus stops with exit 1, and the two others go on: nothing acknowledged is lost.
 TEST(FsyncFailureProcessTest, AFailedFdatasyncStopsTheNodeAndLosesNothingAcknowledged) {
-    if (!std::filesystem::exists("/usr/bin/strace")) {
+    if (!std::filesystem::exists(kStracePath)) {
         GTEST_SKIP() << "strace missing: run ops/install-deps";
     }
     ClusterOptions options;
     options.logstore_binary = COPYCAT_LOGSTORE_BINARY;
     options.consensus_binary = COPYCAT_CONSENSUS_BINARY;
-    options.logstore_wrappers[1] = {"/usr/bin/strace",
-                                    "-f",
-                                    "-qq",
-                                    "-o",
-                                    "/dev/null",
-                                    "-e",
-                                    "trace=fdatasync",
-                                    "-e",
-                                    "inject=fdatasync:error=EIO:when=60+"};
+    options.logstore_wrappers[1] = failing_fdatasync_wrapper(60);
     ProcessCluster cluster(options);
     cluster.start_all();
     zmq::context_t context(1);
@@ -709,12 +689,10 @@ TEST(FsyncFailureProcessTest, AFailedFdatasyncStopsTheNodeAndLosesNothingAcknowl
     EXPECT_NE(cluster.output(1).find("logstore"), std::string::npos);
     ASSERT_GT(acknowledged.size(), 100u);
     for (const auto& [key, value] : acknowledged) {
-        auto read = client.query(make_operation(resources::MapGet{"m", key}),
-                                 Consistency::linearizable, 10s);
-        ASSERT_TRUE(read && read->error == ErrorCode::ok) << key;
-        auto output = statemachine::decode_output<resources::MapGet>(
-            std::get<session::OperationResponse>(read->body).value);
-        ASSERT_TRUE(output.is_ok() && output->value.has_value()) << key << " lost";
+        auto output =
+            query_output(client, resources::MapGet{"m", key}, Consistency::linearizable, 10s);
+        ASSERT_TRUE(output.is_ok()) << key << ": " << output.status().message();
+        ASSERT_TRUE(output->value.has_value()) << key << " lost";
         EXPECT_EQ(text_of(*output->value), value);
     }
 }
@@ -735,13 +713,9 @@ TEST(LedgerProcessTest, YourOwnStateMachineRunsInItsOwnConsensusExecutable) {
     auto overdraw = client.command(make_operation(example::Withdraw{"alice", 100}), 10s);
     ASSERT_TRUE(overdraw.has_value());
     EXPECT_EQ(overdraw->error, ErrorCode::application_error) << overdraw->message;
-    auto balance =
-        client.query(make_operation(example::Balance{"alice"}), Consistency::linearizable, 10s);
-    ASSERT_TRUE(balance && balance->error == ErrorCode::ok);
-    auto output = statemachine::decode_output<example::Balance>(
-        std::get<session::OperationResponse>(balance->body).value);
-    ASSERT_TRUE(output.is_ok());
-    EXPECT_EQ(output->balance, 70u);
+    auto balance = query_output(client, example::Balance{"alice"}, Consistency::linearizable, 10s);
+    ASSERT_TRUE(balance.is_ok()) << balance.status().message();
+    EXPECT_EQ(balance->balance, 70u);
     // The built-in resources are not there: their operations are unknown here.
     auto put = client.command(make_operation(resources::MapPut{"m", "k", {}, 0}), 10s);
     ASSERT_TRUE(put.has_value());

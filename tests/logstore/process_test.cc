@@ -18,6 +18,7 @@ namespace copycat::logstore {
 namespace {
 
 using namespace std::chrono_literals;
+using copycat::testing::failing_fdatasync_wrapper;
 using copycat::testing::Subprocess;
 using copycat::testing::TempDir;
 
@@ -262,22 +263,9 @@ TEST_F(LogstoreProcessTest, InspectChecksEveryRecordAndNamesCorruption) {
 // acknowledge anything more, nor pretend a retry made it durable. strace makes the 30th
 // fdatasync of the process, and every one after it, fail with EIO.
 TEST_F(LogstoreProcessTest, AfterAFailedFdatasyncNothingMoreIsAcknowledged) {
-    std::vector<std::string> argv = {"/usr/bin/strace",
-                                     "-f",
-                                     "-qq",
-                                     "-o",
-                                     "/dev/null",
-                                     "-e",
-                                     "trace=fdatasync",
-                                     "-e",
-                                     "inject=fdatasync:error=EIO:when=30+",
-                                     COPYCAT_LOGSTORE_BINARY,
-                                     "--data-dir",
-                                     data_dir(),
-                                     "--listen",
-                                     endpoint(),
-                                     "--http",
-                                     "127.0.0.1:0"};
+    std::vector<std::string> argv = failing_fdatasync_wrapper(30);
+    argv.insert(argv.end(), {COPYCAT_LOGSTORE_BINARY, "--data-dir", data_dir(), "--listen",
+                             endpoint(), "--http", "127.0.0.1:0"});
     if (!std::filesystem::exists(argv[0])) GTEST_SKIP() << "strace missing: run ops/install-deps";
     Result<Subprocess> traced = Subprocess::start(argv, dir_.path() + "/traced.out");
     ASSERT_TRUE(traced.is_ok());

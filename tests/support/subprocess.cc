@@ -119,4 +119,16 @@ TempDir::~TempDir() {
     if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
 }
 
+std::vector<std::string> failing_fdatasync_wrapper(int first_failing) {
+    return {kStracePath,
+            "-f",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            "trace=fdatasync",
+            "-e",
+            "inject=fdatasync:error=EIO:when=" + std::to_string(first_failing) + "+"};
+}
+
 }  // namespace copycat::testing

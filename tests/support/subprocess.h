@@ -56,6 +56,13 @@ private:
     std::string path_;
 };
 
+// strace, which the fault-injection tests run a process under (a test skips without it).
+inline constexpr const char* kStracePath = "/usr/bin/strace";
+
+// The command to put before a process's argv so that its fdatasync calls fail with EIO from
+// the `first_failing`-th on (PostgreSQL's fsyncgate, TESTING.md #12).
+std::vector<std::string> failing_fdatasync_wrapper(int first_failing);
+
 // Calls condition until it returns true or timeout passes; returns the last result.
 template <typename Condition>
 bool eventually(Condition condition, std::chrono::milliseconds timeout);
