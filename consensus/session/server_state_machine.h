@@ -12,6 +12,7 @@
 //
 // Time: log time = max(entry timestamps seen), never going back. Before each register,
 // keep-alive, unregister and command entry, scheduled tasks due at or before the entry's time
+// (the log time it leaves: an entry stamped earlier does not hold back what is already due)
 // run, in due-time order, each in command context at that index, seeing log time = max(log
 // time so far, its due time). A task scheduled by a task waits for the next entry. A periodic
 // task that fell behind runs once, then is due one interval after the entry's time.
@@ -125,6 +126,9 @@ struct Admission {
     std::string message;
     uint64_t last_sequence = 0;  // command_error: resubmit after this
     statemachine::CompactionMode compaction = statemachine::CompactionMode::default_mode;
+    // The command was the next one and advanced the leader's request sequence (not a
+    // resubmission of one at or below it).
+    bool advanced = false;
 };
 
 struct SessionInfo {

@@ -551,10 +551,14 @@ void SessionServer::handle(ConnectionId connection, uint64_t request_id, Command
     const CommandEntry entry{request.session, request.sequence, std::move(request.operation)};
     const Result<Index> index = propose(entry, admission.compaction);
     if (!index.is_ok()) {
-        // The admission may have advanced the leader's request sequence past an entry that is
-        // not in the log: later sequences wait until this one is logged (no gap in the log).
-        auto [unlogged, inserted] = unlogged_admissions_.try_emplace(entry.session, entry.sequence);
-        if (!inserted) unlogged->second = std::min(unlogged->second, entry.sequence);
+        // The admission advanced the leader's request sequence past an entry that is not in the
+        // log: later sequences wait until this one is logged (no gap in the log). A refused
+        // resubmission (at or below the request sequence) changes nothing: lowering the mark to
+        // it would drop the mark once it is logged, while the admitted one is still missing,
+        // and the log would skip it for good (copycat-sim seeds 402 and 1050, tests/sim
+        // FINDINGS.md 7). While a mark is set, only sequences up to it are admitted, so it is
+        // the only unlogged one.
+        if (admission.advanced) unlogged_admissions_.try_emplace(entry.session, entry.sequence);
         return refuse_no_leader(connection, request_id);
     }
     if (const auto unlogged = unlogged_admissions_.find(entry.session);

@@ -1,42 +1,57 @@
-// What simulated clients and simulated nodes say to each other: a request for one operation
-// (one attempt of it: a retry is a new attempt with the same process and sequence) and the
-// node's reply. Plain values; they travel on the clients' links (client.h), not the Raft network.
+// What simulated clients and simulated nodes say to each other: the client protocol of
+// consensus/session/protocol.h as plain values, on connections. A client talks to one node at a
+// time through one connection (as a client behind a gateway does); moving to another node opens
+// a new connection and closes the old one. These travel on the clients' links (client.h), not
+// on the Raft network.
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <variant>
 
 #include "consensus/raft/types.h"
-#include "tests/sim/history.h"
+#include "consensus/session/protocol.h"
+#include "consensus/session/session_server.h"
 
 namespace copycat::sim {
 
-enum class ReadMode : uint8_t {
-    read_index,  // Raft::read_index: a heartbeat round confirms leadership
-    lease,       // Raft::lease_read: served inside the leader's lease
-};
+using session::ConnectionId;
 
+// The client that owns a connection: connection ids are (client + 1) << 32 | serial.
+inline int connection_client(ConnectionId connection) {
+    return static_cast<int>(connection >> 32) - 1;
+}
+inline ConnectionId make_connection(int client, uint64_t serial) {
+    return (static_cast<uint64_t>(client + 1) << 32) | (serial & 0xFFFFFFFFULL);
+}
+
+// A request of a client to a node, on a connection.
 struct ClientRequest {
-    int process = 0;
-    uint64_t sequence = 0;  // the operation's, the same on every attempt
-    uint64_t attempt = 0;   // unique per attempt
-    raft::NodeId node = 0;  // where it goes
-    Op op;
-    ReadMode read_mode = ReadMode::read_index;
+    raft::NodeId node = 0;
+    ConnectionId connection = 0;
+    uint64_t request_id = 0;  // unique per attempt; echoed in the response
+    session::Request request;
 };
 
-enum class ReplyStatus : uint8_t {
-    ok,          // done: output holds the result
-    not_leader,  // refused before being proposed (or a read refused): it did not happen here
+// The client closed a connection (it moved to another node): the node forgets it.
+struct ConnectionClosed {
+    raft::NodeId node = 0;
+    ConnectionId connection = 0;
 };
 
-struct ClientReply {
-    int process = 0;
-    uint64_t sequence = 0;
-    uint64_t attempt = 0;
-    raft::NodeId node = 0;  // who answers
-    ReplyStatus status = ReplyStatus::ok;
-    raft::NodeId leader_hint = 0;  // not_leader: who the node believes leads, 0 if unknown
-    OpOutput output;
+using ToNode = std::variant<ClientRequest, ConnectionClosed>;
+
+inline raft::NodeId destination(const ToNode& input) {
+    return std::visit([](const auto& message) { return message.node; }, input);
+}
+// One line for the trace: `client c2 -> n3 command s14 seq 3 map.put (request 88)`.
+std::string describe(const ToNode& input);
+
+// What a node sends on a connection: a response, or a batch of session events.
+struct ToClient {
+    raft::NodeId node = 0;
+    ConnectionId connection = 0;
+    std::variant<session::Response, session::PublishRequest> message;
 };
 
 }  // namespace copycat::sim

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <functional>
 #include <iterator>
 #include <limits>
 #include <map>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "common/assert.h"
+#include "consensus/session/entries.h"
 #include "tests/sim/client.h"
 #include "tests/sim/disk.h"
 #include "tests/sim/faults.h"
@@ -20,13 +22,13 @@
 #include "tests/sim/linearizability.h"
 #include "tests/sim/network.h"
 #include "tests/sim/node.h"
+#include "tests/sim/session_checks.h"
 #include "tests/sim/trace.h"
 
 namespace copycat::sim {
 namespace {
 
 constexpr uint64_t never = std::numeric_limits<uint64_t>::max();
-constexpr int read_back_process_base = 1'000'000'000;
 
 std::string str(uint64_t value) { return std::to_string(value); }
 
@@ -128,6 +130,35 @@ bool may_lead(const raft::Raft& raft) {
     return true;
 }
 
+struct EntryText {
+    std::string operator()(const session::RegisterEntry& e) const {
+        return "register " + e.client_id + " timeout " + str(e.timeout_ms);
+    }
+    std::string operator()(const session::KeepAliveEntry& e) const {
+        std::string text = "keep-alive";
+        for (const session::KeepAliveItem& item : e.sessions) {
+            text += " s" + str(item.session) + " seq " + str(item.command_sequence) + " event " +
+                    str(item.event_index);
+        }
+        return text;
+    }
+    std::string operator()(const session::UnregisterEntry& e) const {
+        return std::string(e.expired ? "expire" : "unregister") + " s" + str(e.session);
+    }
+    std::string operator()(const session::CommandEntry& e) const {
+        return "command s" + str(e.session) + " seq " + str(e.sequence) + " " +
+               (e.operation.type.empty() ? std::string("no-op") : e.operation.type);
+    }
+};
+
+std::string describe_entry(const raft::Entry& entry) {
+    if (entry.type == raft::EntryType::initialize) return "initialize";
+    if (entry.type == raft::EntryType::configuration) return "configuration";
+    const Result<session::SessionEntry> decoded = session::decode_entry(entry.payload);
+    if (!decoded.is_ok()) return "undecodable: " + decoded.status().message();
+    return std::visit(EntryText{}, decoded.value());
+}
+
 class Cluster;
 const Cluster* running = nullptr;  // for current_run_trace()
 
@@ -166,10 +197,11 @@ private:
     void heal(const char* why);
     void clog();
     // pauses (SIGSTOP) and clock jumps (faults.h, ClockFaultPlan)
-    using HeldInput = std::variant<raft::Envelope, ClientRequest>;
+    using HeldInput = std::variant<raft::Envelope, ToNode>;
     bool paused(size_t index) const { return resume_at_us_[index] != never; }
     bool clock_event();
     void pause();
+    void pause_client();
     void resume(size_t index, const char* why);
     void deliver_held(size_t index);
     void clock_jump();
@@ -187,14 +219,19 @@ private:
     void check_commit_safety(size_t index);
     struct Candidacy;
     std::vector<Candidacy> candidacies(size_t index, raft::Index commit, uint64_t hash) const;
-    void observe_reads(size_t index, const Effects& effects);
+    void route_to_clients(size_t index, Effects& effects);
+    void observe_applied(size_t index, const Effects& effects);
+    void observe_query(size_t index, const ToNode& input);
+    void collect_client_violations();
     void trace_violations();
     // the end of a run
     void settle();
     bool converged() const;
+    bool events_caught_up() const;
+    void wait_for(const char* what, const std::function<bool()>& done, uint64_t deadline_us);
     bool holds_state(const raft::Configuration& configuration, size_t index) const;
     void compare_states();
-    void read_back(const Node& leader);
+    void check_sessions(const Node& leader);
     void check_history();
     RunReport report();
 
@@ -208,6 +245,7 @@ private:
     Rng crash_point_rng_;
     Rng operator_rng_;
     History history_;
+    SessionChecks checks_;
     Network network_;
     std::vector<std::unique_ptr<Disk>> disks_;
     std::vector<std::unique_ptr<Node>> nodes_;
@@ -230,7 +268,8 @@ private:
     std::vector<NodeSeen> seen_;
     std::map<std::string, uint64_t> faults_;
     std::map<std::string, uint64_t> effects_;  // what the operator's requests came to
-    std::map<std::pair<raft::NodeId, uint64_t>, raft::Index> read_started_;  // committed then
+    // Linearizable queries a node received, by (node, request id): the index committed then.
+    std::map<std::pair<raft::NodeId, uint64_t>, raft::Index> read_started_;
     size_t violations_traced_ = 0;
     bool linearizability_unknown_ = false;
     std::string unknown_explanation_;
@@ -250,7 +289,7 @@ Cluster::Cluster(const RunOptions& options)
       operator_rng_(options.seed, "membership"),
       network_(Rng(options.seed, "network")),
       ids_(node_ids(plan_.nodes)),
-      clients_(plan_.clients, ids_, Rng(options.seed, "clients"), history_),
+      clients_(plan_.clients, ids_, Rng(options.seed, "clients"), history_, checks_),
       trace_(options.trace_lines, options.verbose) {
     raft::Configuration bootstrap;
     for (const raft::NodeId id : ids_) {
@@ -262,8 +301,8 @@ Cluster::Cluster(const RunOptions& options)
         disks_.push_back(
             std::make_unique<Disk>(bootstrap, Rng(options.seed, "disk", id), plan_.disk));
         nodes_.push_back(std::make_unique<Node>(
-            id, plan_.raft, plan_.clocks[id - 1], *disks_.back(),
-            stream_seed(options.seed, "node", id), plan_.snapshot_every_entries));
+            id, NodeOptions{plan_.raft, plan_.sessions, plan_.snapshot_every_entries},
+            plan_.clocks[id - 1], *disks_.back(), stream_seed(options.seed, "node", id)));
     }
     restart_at_us_.assign(ids_.size(), never);
     resume_at_us_.assign(ids_.size(), never);
@@ -388,20 +427,22 @@ void Cluster::tick(size_t index) {
 }
 
 void Cluster::client_event() {
-    const std::optional<ClientRequest> request = clients_.step(now_us_);
+    const std::optional<ToNode> input = clients_.step(now_us_);
     for (const std::string& note : clients_.take_notes()) trace_.add(now_us_, note);
-    if (!request) return;
-    const size_t index = request->node - 1;
-    trace_.add(now_us_, "client p" + str(static_cast<uint64_t>(request->process)) + " seq " +
-                            str(request->sequence) + " -> n" + str(request->node) +
-                            (nodes_[index]->up() ? "" : " (down)") +
+    collect_client_violations();
+    if (!input) return;
+    const raft::NodeId node = destination(*input);
+    const size_t index = node - 1;
+    trace_.add(now_us_, describe(*input) + (nodes_[index]->up() ? "" : " (down)") +
                             (paused(index) ? " (held: paused)" : ""));
     if (paused(index)) {
-        held_[index].push_back(*request);
+        held_[index].push_back(*input);
         return;
     }
-    nodes_[index]->request(*request, now_us_);
-    if (nodes_[index]->up()) route(index);
+    if (!nodes_[index]->up()) return;
+    observe_query(index, *input);
+    nodes_[index]->client_input(*input, now_us_);
+    route(index);
 }
 
 // --- faults ---------------------------------------------------------------------------------
@@ -447,6 +488,7 @@ void Cluster::scheduled_fault() {
         }
         case FaultKind::pause: pause(); break;
         case FaultKind::clock_jump: clock_jump(); break;
+        case FaultKind::client_pause: pause_client(); break;
         case FaultKind::restart: break;
         default: partition(kind); break;
     }
@@ -586,6 +628,20 @@ void Cluster::pause() {
                             format_time(resume_at_us_[index]));
 }
 
+// A client process stops: its keep-alives stop too, and a pause past its session timeout lets
+// the leader expire the session (its locks pass to their next waiters).
+void Cluster::pause_client() {
+    if (clients_.count() == 0) return;
+    int client = static_cast<int>(fault_rng_.uniform(static_cast<uint64_t>(clients_.count())));
+    const std::vector<int> holders = clients_.lock_holders();
+    if (!holders.empty() && fault_rng_.chance(0.5)) client = fault_rng_.pick(holders);
+    const SessionPlan& plan = plan_.session_faults;
+    const uint64_t until_us = now_us_ + fault_rng_.between(plan.pause_min_us, plan.pause_max_us);
+    clients_.pause(client, until_us, now_us_);
+    count("client_pause");
+    for (const std::string& note : clients_.take_notes()) trace_.add(now_us_, note);
+}
+
 // As a correct shell does on SIGCONT: first the ticks its clock says elapsed, then the input
 // that queued (disk completions, messages and client requests, in their order of arrival).
 void Cluster::resume(size_t index, const char* why) {
@@ -610,7 +666,8 @@ void Cluster::deliver_held(size_t index) {
         if (const auto* envelope = std::get_if<raft::Envelope>(&input)) {
             node.receive(*envelope, now_us_);
         } else {
-            node.request(std::get<ClientRequest>(input), now_us_);
+            observe_query(index, std::get<ToNode>(input));
+            node.client_input(std::get<ToNode>(input), now_us_);
         }
         route(index);
         check_node(index);
@@ -734,7 +791,9 @@ void Cluster::route(size_t index) {
     Node& node = *nodes_[index];
     Effects effects = node.take_effects();
     const raft::NodeId id = ids_[index];
-    for (std::string& problem : effects.problems) invariants_.add("shell contract", problem);
+    for (ObservedProblem& problem : effects.problems) {
+        invariants_.add(std::move(problem.invariant), std::move(problem.detail));
+    }
     if (!node.up()) return;
     if (effects.installed_snapshot != 0) {
         invariants_.observe_install(id, effects.installed_snapshot);
@@ -747,28 +806,81 @@ void Cluster::route(size_t index) {
                                 str(node.raft().log().first_index()));
     }
     invariants_.observe_log(id, node.raft().log(), effects.log_changed_from);
-    for (const AppliedEntry& applied : effects.applied) {
-        invariants_.observe_apply(id, applied.entry, applied.state_hash);
-    }
+    observe_applied(index, effects);
     for (raft::PersistOp& op : effects.persist) {
         const Status status = disks_[index]->write(std::move(op), now_us_);
         if (!status.is_ok()) invariants_.add("shell contract", status.message());
     }
     for (const raft::Envelope& envelope : effects.messages) send(index, envelope);
-    for (const ClientReply& reply : effects.replies) clients_.send_reply(reply, now_us_);
-    observe_reads(index, effects);
+    route_to_clients(index, effects);
 }
 
-void Cluster::observe_reads(size_t index, const Effects& effects) {
+// What the state machine did at each index: compared between nodes by the invariants, and,
+// from the first node to apply an index, the reference the clients are checked against.
+void Cluster::observe_applied(size_t index, const Effects& effects) {
     const raft::NodeId id = ids_[index];
-    for (const uint64_t read : effects.reads_started) {
-        read_started_[{id, read}] = invariants_.committed_max();
+    for (const AppliedEntry& applied : effects.applied) {
+        invariants_.observe_apply(id, applied.entry, applied.effects.hash(), applied.state_hash);
+        if (applied.entry.index == checks_.applied() + 1) {
+            checks_.observe_applied(applied.effects);
+            trace_.add(now_us_, "index " + str(applied.entry.index) + " applied (term " +
+                                    str(applied.entry.term) +
+                                    "): " + describe_entry(applied.entry));
+            for (const LockGrant& grant : applied.effects.grants) {
+                trace_.add(now_us_, "index " + str(applied.entry.index) + ": lock " + grant.lock +
+                                        " granted to s" + str(grant.session) + " (token " +
+                                        str(grant.token) + ")");
+            }
+            for (const SessionId session : applied.effects.closed) {
+                trace_.add(now_us_, "index " + str(applied.entry.index) + ": session " +
+                                        str(session) + " ends");
+            }
+        }
     }
-    for (const auto& [read, read_index] : effects.reads_ready) {
-        const auto started = read_started_.find({id, read});
-        if (started == read_started_.end()) continue;
-        if (options_.promise_checks) invariants_.observe_read(id, read_index, started->second);
-        read_started_.erase(started);
+    for (Violation& violation : checks_.take_violations()) {
+        invariants_.add(std::move(violation.invariant), std::move(violation.detail));
+    }
+}
+
+// Answers and event batches go back on the client links; an answer to a linearizable query
+// is checked for read safety first.
+void Cluster::route_to_clients(size_t index, Effects& effects) {
+    const raft::NodeId id = ids_[index];
+    for (session::OutboundResponse& response : effects.responses) {
+        const auto started = read_started_.find({id, response.response.request_id});
+        if (started != read_started_.end()) {
+            const auto* body = std::get_if<session::OperationResponse>(&response.response.body);
+            if (options_.promise_checks && response.response.error == session::ErrorCode::ok &&
+                body != nullptr) {
+                invariants_.observe_read(id, body->index, started->second);
+            }
+            read_started_.erase(started);
+        }
+        clients_.send_to_client(ToClient{id, response.connection, std::move(response.response)},
+                                now_us_);
+    }
+    for (session::OutboundEvents& events : effects.events) {
+        clients_.send_to_client(ToClient{id, events.connection, std::move(events.publish)},
+                                now_us_);
+    }
+}
+
+// A linearizable query arriving: what was committed anywhere then is the least its answer
+// may reflect (invariants.h, read safety).
+void Cluster::observe_query(size_t index, const ToNode& input) {
+    const auto* request = std::get_if<ClientRequest>(&input);
+    if (request == nullptr) return;
+    const auto* query = std::get_if<session::QueryRequest>(&request->request);
+    if (query == nullptr || query->consistency == session::Consistency::sequential) return;
+    read_started_[{ids_[index], request->request_id}] = invariants_.committed_max();
+}
+
+void Cluster::collect_client_violations() {
+    for (Violation& violation : clients_.take_violations()) {
+        invariants_.add(std::move(violation.invariant), std::move(violation.detail));
+    }
+    for (Violation& violation : checks_.take_violations()) {
+        invariants_.add(std::move(violation.invariant), std::move(violation.detail));
     }
 }
 
@@ -913,6 +1025,9 @@ void Cluster::trace_violations() {
 
 // --- the end of a run -----------------------------------------------------------------------
 
+// Heals every fault and lets the cluster settle: the clients finish what they started (and
+// keep their sessions alive), every member that keeps the log applies all of it, and every
+// session's client receives every event published to it. Then every key is read once more.
 void Cluster::settle() {
     faulty_ = false;
     heal("settling");
@@ -926,17 +1041,52 @@ void Cluster::settle() {
         if (paused(index)) resume(index, "settling");
         if (clock_restore_at_us_[index] != never) restore_clock(index);
     }
+    clients_.resume_all(now_us_);
+    clients_.calm();
     clients_.stop_invoking();
     trace_.add(now_us_, "settling: links healed, crashed nodes restart, no new operations");
     const uint64_t deadline_us = now_us_ + options_.settle_limit_us;
-    while (invariants_.ok() && !(clients_.idle() && converged()) && now_us_ < deadline_us &&
-           step()) {
+    wait_for(
+        "the cluster did not converge", [&] { return clients_.idle() && converged(); },
+        deadline_us);
+    wait_for(
+        "sessions did not receive every event published to them",
+        [&] { return clients_.idle() && converged() && events_caught_up(); }, deadline_us);
+    if (!invariants_.ok()) return;
+    trace_.add(now_us_, "settled: reading every key back");
+    clients_.read_back(clients_.keys(), now_us_);
+    wait_for(
+        "the clients did not read every key back", [&] { return clients_.idle() && converged(); },
+        deadline_us);
+}
+
+void Cluster::wait_for(const char* what, const std::function<bool()>& done, uint64_t deadline_us) {
+    while (invariants_.ok() && !done() && now_us_ < deadline_us && step()) {
     }
-    if (invariants_.ok() && !(clients_.idle() && converged())) {
-        invariants_.add("liveness", "the cluster did not converge within " +
-                                        format_time(options_.settle_limit_us) +
-                                        " of healing every fault");
+    if (invariants_.ok() && !done()) {
+        const Node* node = leader();
+        invariants_.add(
+            "liveness",
+            std::string(what) + " within " + format_time(options_.settle_limit_us) +
+                " of healing every fault (" +
+                (node == nullptr ? std::string("no leader")
+                                 : "leader n" + str(node->id()) + ", commit index " +
+                                       str(node->raft().commit_index()) + ", last index " +
+                                       str(node->raft().log().last_index())) +
+                "; " + clients_.describe_pending() + ")");
     }
+}
+
+// Every session a client holds is live at the leader and has received every batch published to
+// it so far.
+bool Cluster::events_caught_up() const {
+    const Node* node = leader();
+    if (node == nullptr) return false;
+    for (const ClientSession& session : clients_.sessions()) {
+        if (!node->server().state().session_live(session.session)) return false;
+        if (session.event_index != checks_.last_published(session.session)) return false;
+    }
+    return true;
 }
 
 // Members that keep the log (ACTIVE and PASSIVE) must end with the whole state; RESERVE members
@@ -970,7 +1120,7 @@ void Cluster::compare_states() {
     for (size_t index = 0; index < nodes_.size(); ++index) {
         const Node* node = nodes_[index].get();
         if (!holds_state(first.raft().configuration(), index)) continue;
-        if (node->kv().state_hash() != first.kv().state_hash()) {
+        if (node->state_hash() != first.state_hash()) {
             invariants_.add("state machine safety",
                             "after settling at index " + str(first.applied_index()) + ", node " +
                                 str(node->id()) + "'s state differs from node " + str(first.id()) +
@@ -980,17 +1130,17 @@ void Cluster::compare_states() {
     trace_.add(now_us_, "settled: every member that keeps the log applied up to " +
                             str(first.applied_index()) + " (" +
                             describe_configuration(first.raft().configuration()) + ")");
-    read_back(first);
+    check_sessions(first);
 }
 
-// Every key read back from the settled leader: an acknowledged write that was lost shows up
-// as a read the history cannot explain (TESTING.md failure 3).
-void Cluster::read_back(const Node& leader) {
-    int process = read_back_process_base;
-    for (const std::string& key : clients_.keys()) {
-        const int id = history_.invoke(process++, Op::read(key), now_us_);
-        history_.complete(id, Outcome::ok, OpOutput::read(leader.kv().get(key)), now_us_);
+// The sessions the settled leader holds have received all their events.
+void Cluster::check_sessions(const Node& leader) {
+    std::vector<SessionId> live;
+    for (const session::SessionInfo& info : leader.server().state().sessions()) {
+        live.push_back(info.id);
     }
+    checks_.check_complete(live);
+    collect_client_violations();
 }
 
 void Cluster::check_history() {
@@ -1023,6 +1173,25 @@ RunReport Cluster::report() {
         (effect ? report.effects : report.faults)[kind] = amount;
     }
     for (const auto& [kind, amount] : effects_) report.effects[kind] = amount;
+    report.effects["client_attempts"] = stats.attempts;
+    report.effects["client_timeouts"] = stats.timeouts;
+    report.effects["client_refusals"] = stats.refusals;
+    report.effects["sessions_registered"] = stats.sessions_registered;
+    report.effects["sessions_ended"] = stats.sessions_expired;
+    report.effects["sessions_closed_by_clients"] = stats.sessions_closed;
+    report.effects["keep_alives"] = stats.keep_alives;
+    report.effects["command_errors"] = stats.command_errors;
+    report.effects["no_ops"] = stats.no_ops;
+    report.effects["event_resets"] = stats.resets;
+    report.effects["event_batches_published"] = checks_.batches_published();
+    report.effects["event_batches_delivered"] = stats.events_delivered;
+    report.effects["lock_grants_logged"] = checks_.grants();
+    report.effects["lock_grants_learned"] = stats.lock_grants;
+    report.effects["lock_grants_on_session_end"] = checks_.grants_on_close();
+    report.effects["sessions_closed_in_log"] = checks_.sessions_closed();
+    report.effects["client_pauses"] = stats.pauses;
+    report.effects["reads_checked"] = checks_.reads_checked();
+    report.effects["sequential_reads"] = stats.sequential_reads;
     const NetworkStats& network = network_.stats();
     report.faults["message_lost"] = network.lost;
     report.faults["message_duplicated"] = network.duplicated;

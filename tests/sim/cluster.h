@@ -1,13 +1,18 @@
 // One simulation run: a whole cluster in one process, from one seed.
 //
-// The run draws its fault plan (faults.h) from the seed, starts 3 or 5 nodes on empty disks
-// with the same bootstrap configuration, starts the clients, and then takes steps: each step is
-// the earliest event of virtual time (a fault, a disk sync, a message arriving, a client event
-// or a node's clock tick), followed by the invariants (invariants.h). After the given number of
-// steps it heals everything (links, knobs, crashed nodes), stops new client operations and lets
-// the cluster settle until every node has applied the leader's whole committed log, then
-// compares the state machines, reads every key back, and checks the client history for
-// linearizability. The first violation ends the run; the report then carries the trace.
+// The run draws its fault plan (faults.h) from the seed, starts 3 or 5 nodes (node.h: the server
+// core, session::SessionServer with the built-in resources) on empty disks with the same
+// bootstrap configuration, starts the session clients (client.h), and then takes steps: each
+// step is the earliest event of virtual time (a fault, a disk sync, a message arriving, a client
+// event or a node's clock tick), followed by the invariants (invariants.h, and the session checks
+// of session_checks.h fed by what each node's state machine did, observer.h). After the given
+// number of steps it heals everything (links, client links, knobs, crashed nodes, paused nodes
+// and clients), stops new client operations and lets the cluster settle until every node has
+// applied the leader's whole committed log, the clients have finished what they started, and
+// every session has received every event published to it (keep-alives go on); then every key is
+// read back, the states compared, the event streams checked complete, and the client history
+// checked for linearizability. The first violation ends the run; the report then carries the
+// trace.
 //
 // With membership in the plan, members may start PASSIVE or RESERVE, and an operator asks the
 // leader (as an administrative client would) for single-server changes and leadership transfers

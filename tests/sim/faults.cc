@@ -22,6 +22,7 @@ const char* fault_kind_name(FaultKind kind) {
         case FaultKind::network_knobs: return "network_knobs";
         case FaultKind::pause: return "pause";
         case FaultKind::clock_jump: return "clock_jump";
+        case FaultKind::client_pause: return "client_pause";
     }
     return "unknown";
 }
@@ -64,7 +65,8 @@ DiskTiming draw_disk_timing(Rng& rng) {
 
 ClientOptions draw_client_options(Rng& rng, const raft::Options& raft) {
     ClientOptions clients;
-    clients.processes = static_cast<int>(rng.between(2, 10));
+    clients.clients = static_cast<int>(rng.between(2, 8));
+    clients.max_slots = static_cast<int>(rng.between(1, 3));
     const uint64_t election_timeout_us = raft.election_timeout_ticks * raft.tick_ms * 1000;
     // From half an election timeout (clients that leave an isolated leader before it steps
     // down) to several.
@@ -79,6 +81,30 @@ ClientOptions draw_client_options(Rng& rng, const raft::Options& raft) {
     clients.lease_read_chance = rng.unit();
     clients.random_node_chance = rng.unit() * 0.4;
     return clients;
+}
+
+// From a stream of its own: what sessions add to the clients (timeouts, watches, locks,
+// SEQUENTIAL reads, malformed commands) and the client pauses.
+void draw_session_plan(uint64_t seed, FaultPlan& plan) {
+    Rng rng(seed, "session plan");
+    const uint64_t election_timeout_ms =
+        uint64_t{plan.raft.election_timeout_ticks} * plan.raft.tick_ms;
+    ClientOptions& clients = plan.clients;
+    // From a few election timeouts (sessions that expire in long disruptions too) to many.
+    clients.session_timeout_ms = election_timeout_ms * rng.between(3, 15);
+    clients.sequential_read_chance = rng.chance(0.7) ? rng.unit() * 0.4 : 0.0;
+    clients.watch_chance = rng.unit() * 0.6;
+    clients.lock_chance = rng.unit() * 0.7;
+    clients.locks = static_cast<int>(rng.between(1, 2));
+    clients.lock_hold_max_us = rng.between(1'000, 200'000);
+    clients.bad_command_chance = rng.chance(0.3) ? rng.unit() * 0.02 : 0.0;
+    clients.close_chance = rng.chance(0.5) ? rng.unit() * 0.01 : 0.0;
+    clients.batch_keep_alives = rng.chance(0.5);
+    plan.sessions.min_session_timeout_ms = 50;
+    plan.sessions.default_session_timeout_ms = clients.session_timeout_ms;
+    plan.session_faults.pause_min_us = clients.session_timeout_ms * 1000 / 2;
+    plan.session_faults.pause_max_us = clients.session_timeout_ms * 1000 * 5;
+    plan.weights[static_cast<int>(FaultKind::client_pause)] = static_cast<int>(rng.between(0, 6));
 }
 
 void draw_weights(Rng& rng, FaultPlan& plan) {
@@ -182,6 +208,7 @@ FaultPlan draw_fault_plan(uint64_t seed, int nodes, bool unsafe_clock_skew) {
     plan.snapshot_every_entries = rng.chance(0.6) ? rng.between(10, 300) : 0;
     plan.membership = draw_membership_plan(seed, plan.nodes);
     draw_clock_faults(seed, unsafe_clock_skew, plan);
+    draw_session_plan(seed, plan);
     return plan;
 }
 
@@ -224,7 +251,7 @@ std::string describe(const FaultPlan& plan) {
         static_cast<unsigned long long>(plan.disk.sync_max_us),
         static_cast<unsigned long long>(plan.network.latency_min_us),
         static_cast<unsigned long long>(plan.network.latency_max_us), plan.network.loss,
-        plan.network.duplicate, plan.network.reorder, plan.clients.processes,
+        plan.network.duplicate, plan.network.reorder, plan.clients.clients,
         static_cast<unsigned long long>(plan.fault_gap_min_us),
         static_cast<unsigned long long>(plan.fault_gap_max_us),
         static_cast<unsigned long long>(plan.snapshot_every_entries));
@@ -232,6 +259,18 @@ std::string describe(const FaultPlan& plan) {
         "; pause weight " + std::to_string(plan.weights[static_cast<int>(FaultKind::pause)]) +
         ", clock jump weight " +
         std::to_string(plan.weights[static_cast<int>(FaultKind::clock_jump)]);
+    const ClientOptions& clients = plan.clients;
+    char sessions[320];
+    std::snprintf(sessions, sizeof sessions,
+                  "; sessions: timeout %llu ms, slots up to %d, watch %.2f, locks %.2f (%d), "
+                  "sequential reads %.2f, bad commands %.3f, closes %.3f, keep-alives %s, "
+                  "client pause weight %d",
+                  static_cast<unsigned long long>(clients.session_timeout_ms), clients.max_slots,
+                  clients.watch_chance, clients.lock_chance, clients.locks,
+                  clients.sequential_read_chance, clients.bad_command_chance, clients.close_chance,
+                  clients.batch_keep_alives ? "batched" : "per client",
+                  plan.weights[static_cast<int>(FaultKind::client_pause)]);
+    clock_faults += sessions;
     if (plan.clock_faults.unsafe_clock_skew) clock_faults += " (UNSAFE clock skew)";
     return text + describe_membership(plan.membership) + clock_faults;
 }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "consensus/raft/raft.h"
+#include "consensus/session/server_state_machine.h"
 #include "tests/sim/client.h"
 #include "tests/sim/disk.h"
 #include "tests/sim/network.h"
@@ -38,8 +39,9 @@ enum class FaultKind {
     network_knobs,  // loss, duplication and reordering redrawn
     pause,          // a node (often the leader) stops, like SIGSTOP, for a while
     clock_jump,     // a node's clock rate changes for a while (within the bound, +-10%)
+    client_pause,   // a client stops, like SIGSTOP, often past its session timeout
 };
-constexpr int fault_kind_count = 13;
+constexpr int fault_kind_count = 14;
 const char* fault_kind_name(FaultKind kind);
 
 struct MembershipPlan {
@@ -73,9 +75,21 @@ struct ClockFaultPlan {
     int64_t unsafe_rate_ppm = 500'000;
 };
 
+// Sessions (TESTING.md #6), from a stream of their own: the session timeout clients ask for,
+// and pauses of clients (a stopped process) of pause_min_us..pause_max_us, from half to five
+// times the session timeout, so that many outlast it and the leader expires the session (unless
+// an election meanwhile restarts every session's timeout). Half of the pauses stop a client that
+// holds a lock, when there is one: its expiry must pass the lock on.
+struct SessionPlan {
+    uint64_t pause_min_us = 0;
+    uint64_t pause_max_us = 0;
+};
+
 struct FaultPlan {
     int nodes = 3;
     raft::Options raft;
+    session::ServerStateMachineOptions sessions;
+    SessionPlan session_faults;
     std::vector<NodeClock> clocks;  // by node, [0] is node 1
     DiskTiming disk;
     NetworkFaults network;

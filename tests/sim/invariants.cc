@@ -161,7 +161,8 @@ void Invariants::observe_took_office(raft::NodeId node, raft::Term term, bool vo
                           " though it is not a voter of its own configuration");
 }
 
-void Invariants::observe_apply(raft::NodeId node, const raft::Entry& entry, uint64_t state_hash) {
+void Invariants::observe_apply(raft::NodeId node, const raft::Entry& entry, uint64_t effects_hash,
+                               std::optional<uint64_t> state_hash) {
     NodeTrack& track = nodes_[node];
     if (entry.index != track.applied_index + 1) {
         add("state machine safety", "node " + str(node) + " applied index " + str(entry.index) +
@@ -172,15 +173,26 @@ void Invariants::observe_apply(raft::NodeId node, const raft::Entry& entry, uint
     std::optional<Applied>& applied = applied_[entry.index];
     const uint64_t hash = entry_hash(entry);
     if (!applied) {
-        applied = Applied{hash, state_hash, entry.term, node};
+        applied = Applied{hash, effects_hash, entry.term, node, std::nullopt, 0};
     } else if (applied->entry != hash) {
         add("state machine safety", "index " + str(entry.index) + " applied as term " +
                                         str(applied->term) + " on node " + str(applied->node) +
                                         " and as a different entry of term " + str(entry.term) +
                                         " on node " + str(node));
-    } else if (applied->state != state_hash) {
+        return;
+    } else if (applied->effects != effects_hash) {
+        add("state machine safety", "the state machine did different things at index " +
+                                        str(entry.index) + " on node " + str(applied->node) +
+                                        " and on node " + str(node));
+        return;
+    }
+    if (!state_hash) return;
+    if (!applied->state) {
+        applied->state = state_hash;
+        applied->state_node = node;
+    } else if (*applied->state != *state_hash) {
         add("state machine safety", "state hashes differ at index " + str(entry.index) +
-                                        " between node " + str(applied->node) + " and node " +
+                                        " between node " + str(applied->state_node) + " and node " +
                                         str(node));
     }
 }

@@ -10,7 +10,9 @@
 //   leader completeness   an entry committed in a term is in the log of every leader of a later
 //                         term
 //   state machine safety  no two different entries committed, or applied, at one index; every
-//                         node applies indexes in order; equal state hashes at equal indexes
+//                         node applies indexes in order; what the state machine did at an
+//                         index (observer.h) is the same on every node, and so is the hash of
+//                         the whole state (session layer and state machine) at equal indexes
 //   commit monotonic      a node's commit index never goes back within an incarnation, and
 //                         never passes its log
 //   durable term          a node's durable term never goes back, across restarts too
@@ -65,7 +67,10 @@ public:
     // before, while that is uncommitted: a leader that removed itself finishing the change), as
     // it must be to win (a removed, passive or reserve member never campaigns, nor wins).
     void observe_took_office(raft::NodeId node, raft::Term term, bool voter);
-    void observe_apply(raft::NodeId node, const raft::Entry& entry, uint64_t state_hash);
+    // effects_hash: of what the state machine did at the entry's index; state_hash: of the
+    // whole state after it, when known (not after every entry of a batch).
+    void observe_apply(raft::NodeId node, const raft::Entry& entry, uint64_t effects_hash,
+                       std::optional<uint64_t> state_hash);
     // The state machine was replaced by a snapshot at index: the next apply is index + 1.
     void observe_install(raft::NodeId node, raft::Index index);
 
@@ -99,7 +104,7 @@ public:
     const std::vector<Violation>& violations() const { return violations_; }
     // Distinct (term, leader) pairs seen: the elections won.
     uint64_t leaders_seen() const { return leaders_.size(); }
-    // The state hash recorded at index by the first node that applied it.
+    // The state hash recorded at index by the first node that knew it.
     std::optional<uint64_t> state_hash_at(raft::Index index) const;
 
 private:
@@ -115,9 +120,11 @@ private:
     };
     struct Applied {
         uint64_t entry = 0;
-        uint64_t state = 0;
+        uint64_t effects = 0;
         raft::Term term = 0;
         raft::NodeId node = 0;
+        std::optional<uint64_t> state;
+        raft::NodeId state_node = 0;
     };
     struct NodeTrack {
         std::vector<Chain> chain;  // chain[i] is index i + 1; may lag below log.first_index()

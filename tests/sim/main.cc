@@ -1,11 +1,14 @@
-// copycat-sim: the deterministic simulator (TESTING.md, layer 2). Runs whole clusters in one
-// process, one seed per run, and checks the invariants after every step and every client
-// history for linearizability.
+// copycat-sim: the deterministic simulator (TESTING.md, layer 2). Runs whole clusters of the
+// server core (Raft, sessions, the built-in resources) in one process, one seed per run, and
+// checks the invariants and the session checks (events, locks, reads) after every step and
+// every client history for linearizability.
 //
 //   copycat-sim --seeds 500               500 seeds from --first-seed (1)
 //   copycat-sim --seed 1234               replays seed 1234 exactly; its trace on failure
 //   copycat-sim --list-plants             the planted bugs
-//   copycat-sim --plant NAME --seeds 200  runs with a planted bug: success is catching it
+//   copycat-sim --plant NAME --seeds 200  runs with a planted bug (of the Raft core, or of the
+//                                         simulator's shell and clients: sim_plants.h):
+//                                         success is catching it
 //   copycat-sim --unsafe-clock-skew --seeds 200
 //                                         the negative control of the clock faults: leaders'
 //                                         clocks run 50% slow, beyond the lease's bound;
@@ -26,6 +29,7 @@
 #include "common/json.h"
 #include "consensus/raft/plants.h"
 #include "tests/sim/cluster.h"
+#include "tests/sim/sim_plants.h"
 
 namespace copycat::sim {
 namespace {
@@ -180,6 +184,7 @@ void print_run(const RunReport& report, bool with_trace) {
 
 int list_plants() {
     for (const std::string& name : raft::plant_names()) std::printf("%s\n", name.c_str());
+    for (const std::string& name : sim_plant_names()) std::printf("%s\n", name.c_str());
     return 0;
 }
 
@@ -203,7 +208,8 @@ bool read_settings(const po::variables_map& variables) {
         std::fprintf(stderr, "copycat-sim: --checks must be all or end-to-end\n");
         return false;
     }
-    if (!settings.plant.empty() && !raft::set_plant(settings.plant)) {
+    if (!settings.plant.empty() && !raft::set_plant(settings.plant) &&
+        !set_sim_plant(settings.plant)) {
         std::fprintf(stderr, "copycat-sim: unknown plant \"%s\" (see --list-plants)\n",
                      settings.plant.c_str());
         return false;

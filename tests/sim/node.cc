@@ -1,23 +1,39 @@
 #include "tests/sim/node.h"
 
 #include <algorithm>
+#include <variant>
 
 #include "common/assert.h"
+#include "consensus/session/entries.h"
+#include "consensus/statemachine/resources/coordination.h"
 #include "tests/sim/disk.h"
+#include "tests/sim/sim_plants.h"
+#include "tests/sim/snapshot_resources.h"
 
 namespace copycat::sim {
+namespace {
 
-Node::Node(raft::NodeId id, raft::Options options, NodeClock clock, Disk& disk, uint64_t seed,
-           uint64_t snapshot_every_entries)
+std::string str(uint64_t value) { return std::to_string(value); }
+
+uint64_t mix(uint64_t a, uint64_t b) {
+    uint64_t state = a ^ (b + 0x9E3779B97F4A7C15ULL + (a << 6) + (a >> 2));
+    return splitmix64_next(state);
+}
+
+}  // namespace
+
+Node::Node(raft::NodeId id, NodeOptions options, NodeClock clock, Disk& disk, uint64_t seed)
     : id_(id),
-      options_(options),
+      options_(std::move(options)),
       clock_(clock),
       disk_(disk),
       seed_(seed),
-      snapshot_every_entries_(snapshot_every_entries) {
-    options_.id = id;
+      shell_rng_(seed, "shell") {
+    options_.raft.id = id;
     COPYCAT_ASSERT(clock_.rate_ppm > 0, "a node clock must run forward");
 }
+
+Node::~Node() = default;
 
 uint64_t Node::local_time_us(uint64_t now_us) const {
     const uint64_t since_us = now_us > clock_.base_us ? now_us - clock_.base_us : 0;
@@ -43,7 +59,7 @@ uint64_t Node::catch_up_ticks(uint64_t now_us) {
 
 void Node::schedule_tick(uint64_t local_tick) {
     next_local_tick_ = local_tick;
-    const uint64_t local_us = local_tick * options_.tick_ms * 1000;
+    const uint64_t local_us = local_tick * options_.raft.tick_ms * 1000;
     const uint64_t rate = static_cast<uint64_t>(clock_.rate_ppm);
     if (local_us <= clock_.phase_us) {
         next_tick_us_ = clock_.base_us;
@@ -53,68 +69,88 @@ void Node::schedule_tick(uint64_t local_tick) {
     next_tick_us_ = clock_.base_us + ((local_us - clock_.phase_us) * 1'000'000 + rate - 1) / rate;
 }
 
-void Node::set_time(uint64_t now_us) { raft_->set_time_ms(local_time_us(now_us) / 1000); }
+void Node::set_time(uint64_t now_us) { server_->set_time_ms(local_time_us(now_us) / 1000); }
 
 void Node::start(uint64_t now_us) {
     COPYCAT_ASSERT(!up(), "start() of a node that is up: crash it first");
     ++incarnation_;
     random_ = std::make_unique<Rng>(seed_, "raft incarnation", incarnation_);
+    std::unique_ptr<ObservedStateMachine> observed = make_state_machine();
+    observer_ = observed.get();
+    executed_sequence_.clear();
+    session::SessionServerOptions server_options;
+    server_options.raft = options_.raft;
+    server_options.sessions = options_.sessions;
+    server_options.snapshot_every_entries = options_.snapshot_every_entries;
     raft::RestoredState restored = disk_.restore();
-    kv_ = KvStore{};
-    applied_index_ = 0;
-    last_snapshot_index_ = 0;
-    applied_configuration_ = restored.configuration;
-    const std::optional<raft::Snapshot> snapshot = restored.snapshot;
-    raft_ = std::make_unique<raft::Raft>(options_, *random_, std::move(restored));
-    if (snapshot) install(*snapshot);  // Raft continues after it
-    schedule_tick(local_time_us(now_us) / (options_.tick_ms * 1000) + 1);
+    // The server loads the stored snapshot at once: the entries it applies continue after it.
+    if (restored.snapshot) effects_.installed_snapshot = restored.snapshot->index;
+    server_ = std::make_unique<session::SessionServer>(std::move(server_options), *random_,
+                                                       std::move(restored), std::move(observed));
+    schedule_tick(local_time_us(now_us) / (options_.raft.tick_ms * 1000) + 1);
     effects_.log_changed_from = 1;
     set_time(now_us);
-    drain();
+    collect();
+}
+
+// The built-in resources; in seeds with snapshots, the simulator's own map and locks that take
+// snapshots (snapshot_resources.h), so that the snapshot paths run too.
+std::unique_ptr<ObservedStateMachine> Node::make_state_machine() const {
+    if (options_.snapshot_every_entries > 0) {
+        auto machine = std::make_unique<SnapshotResources>();
+        const SnapshotResources* inner = machine.get();
+        return std::make_unique<ObservedStateMachine>(std::move(machine),
+                                                      [inner] { return inner->digest(); });
+    }
+    auto machine = std::make_unique<resources::CoordinationStateMachine>();
+    const resources::CoordinationStateMachine* inner = machine.get();
+    return std::make_unique<ObservedStateMachine>(std::move(machine),
+                                                  [inner] { return inner->digest(); });
 }
 
 void Node::crash() {
-    raft_.reset();
+    server_.reset();
+    observer_ = nullptr;
     random_.reset();
-    kv_ = KvStore{};
-    applied_index_ = 0;
-    writes_waiting_.clear();
-    reads_waiting_state_.clear();
-    reads_waiting_apply_.clear();
+    executed_sequence_.clear();
     effects_ = Effects{};
 }
+
+raft::Index Node::applied_index() const { return server_->state().last_applied(); }
+
+uint64_t Node::state_hash() const { return mix(server_->state().digest(), observer_->digest()); }
 
 void Node::tick(uint64_t now_us) {
     if (!up()) return;
     set_time(now_us);
-    raft_->tick();
+    server_->tick();
     schedule_tick(next_local_tick_ + 1);
-    drain();
+    collect();
 }
 
 void Node::receive(const raft::Envelope& envelope, uint64_t now_us) {
     if (!up()) return;
     set_time(now_us);
-    raft_->step(envelope);
-    drain();
+    server_->step(envelope);
+    collect();
 }
 
 void Node::persisted(uint64_t seq, uint64_t now_us) {
     if (!up()) return;
     set_time(now_us);
-    raft_->persisted(seq);
-    drain();
+    server_->persisted(seq);
+    collect();
 }
 
-void Node::request(const ClientRequest& request, uint64_t now_us) {
+void Node::client_input(const ToNode& input, uint64_t now_us) {
     if (!up()) return;
     set_time(now_us);
-    if (request.op.kind == OpKind::read) {
-        start_read(request);
+    if (const auto* request = std::get_if<ClientRequest>(&input)) {
+        server_->request(request->connection, request->request_id, request->request);
     } else {
-        propose(request);
+        server_->connection_closed(std::get<ConnectionClosed>(input).connection);
     }
-    drain();
+    collect();
 }
 
 Result<raft::Index> Node::configure(std::vector<raft::Member> members,
@@ -122,56 +158,120 @@ Result<raft::Index> Node::configure(std::vector<raft::Member> members,
                                     raft::Term expected_configuration_term, uint64_t now_us) {
     if (!up()) return Status(StatusCode::unavailable, "down");
     set_time(now_us);
-    Result<raft::Index> result = raft_->propose_configuration(
+    Result<raft::Index> result = server_->configure(
         std::move(members), expected_configuration_index, expected_configuration_term);
-    drain();
+    collect();
     return result;
 }
 
 Status Node::transfer_leadership(raft::NodeId target, uint64_t now_us) {
     if (!up()) return Status(StatusCode::unavailable, "down");
     set_time(now_us);
-    Status status = raft_->transfer_leadership(target);
-    drain();
+    Status status = server_->transfer_leadership(target);
+    collect();
     return status;
 }
 
-void Node::drain() {
-    while (true) {
-        raft::Ready ready = raft_->take_ready();
-        if (ready.empty()) break;
-        for (raft::PersistOp& op : ready.persist) {
+// Everything the server handed out since the last input. Storing a snapshot it took makes
+// more output (Raft compacts its log), hence the loop.
+void Node::collect() {
+    while (up()) {
+        session::ServerOutput output = server_->take_output();
+        if (output.empty()) break;
+        for (raft::PersistOp& op : output.persist) {
             note_persist(op);
+            if (op.snapshot) {
+                effects_.installed_snapshot = op.snapshot->index;
+                ++snapshots_installed_;
+            }
             effects_.persist.push_back(std::move(op));
         }
-        for (raft::Envelope& envelope : ready.messages) {
+        for (raft::Envelope& envelope : output.messages) {
             effects_.messages.push_back(std::move(envelope));
         }
-        if (ready.install) {
-            install(*ready.install);
-            ++snapshots_installed_;
+        for (auto& response : output.responses) effects_.responses.push_back(std::move(response));
+        for (auto& events : output.events) {
+            if (sim_plants.shell_hides_event_gap && hide_event_gap(events.publish)) continue;
+            effects_.events.push_back(std::move(events));
         }
-        for (const raft::Entry& entry : ready.committed) apply(entry);
-        for (const raft::ReadState& read : ready.reads) on_read(read);
-        answer_reads();
-        maybe_take_snapshot();
+        collect_applied(std::move(output.applied));
+        if (output.snapshot) store_snapshot(std::move(*output.snapshot));
+    }
+    if (observer_ == nullptr) return;
+    for (ObservedProblem& problem : observer_->take_problems()) {
+        effects_.problems.push_back(std::move(problem));
     }
 }
 
-void Node::maybe_take_snapshot() {
-    if (snapshot_every_entries_ == 0 ||
-        applied_index_ < last_snapshot_index_ + snapshot_every_entries_) {
+void Node::collect_applied(std::vector<raft::Entry> applied) {
+    if (applied.empty()) return;
+    std::map<raft::Index, IndexEffects> effects = observer_->take_effects();
+    for (raft::Entry& entry : applied) {
+        IndexEffects at_index;
+        at_index.index = entry.index;
+        if (auto found = effects.find(entry.index); found != effects.end()) {
+            at_index = std::move(found->second);
+            effects.erase(found);
+        }
+        check_sequences(entry, at_index);
+        effects_.applied.push_back({std::move(entry), std::move(at_index), std::nullopt});
+    }
+    for (const auto& [index, unmatched] : effects) {
+        effects_.problems.push_back({"shell contract", "node " + str(id_) +
+                                                           ": the state machine acted at index " +
+                                                           str(index) + ", which was not applied"});
+    }
+    effects_.applied.back().state_hash = state_hash();
+}
+
+// A command executes at most once: each session's executed sequences only go up.
+void Node::check_sequences(const raft::Entry& entry, IndexEffects& effects) {
+    if (effects.executions.empty()) return;
+    const Result<session::SessionEntry> decoded = session::decode_entry(entry.payload);
+    const auto* command =
+        decoded.is_ok() ? std::get_if<session::CommandEntry>(&decoded.value()) : nullptr;
+    const Execution& execution = effects.executions.front();
+    if (command == nullptr || effects.executions.size() != 1 ||
+        command->session != execution.session) {
+        effects_.problems.push_back(
+            {"session safety", "node " + str(id_) + ": the state machine executed " +
+                                   str(effects.executions.size()) + " commands at index " +
+                                   str(entry.index) + ", which holds no command of session " +
+                                   str(execution.session)});
         return;
     }
-    const std::optional<raft::Term> term = raft_->log().term_at(applied_index_);
-    if (!term) return;
-    raft::Snapshot snapshot{applied_index_, *term, applied_configuration_,
-                            std::make_shared<const std::vector<uint8_t>>(kv_.encode())};
-    disk_.save_snapshot(snapshot);  // durable before Raft hears of it
-    raft_->snapshot_taken(std::move(snapshot));
-    last_snapshot_index_ = applied_index_;
+    effects.executions.front().sequence = command->sequence;
+    uint64_t& last = executed_sequence_[command->session];
+    if (command->sequence <= last) {
+        effects_.problems.push_back(
+            {"session safety", "node " + str(id_) + ": session " + str(command->session) +
+                                   "'s command " + str(command->sequence) + " executed at index " +
+                                   str(entry.index) + " after its command " + str(last) +
+                                   ": applied twice or out of order"});
+    }
+    last = std::max(last, command->sequence);
+}
+
+// The planted shell bug: one batch in twenty is dropped, and the session's next batch is made to
+// chain from where the dropped one did, so that the client does not see the gap. True: drop.
+bool Node::hide_event_gap(session::PublishRequest& batch) {
+    if (const auto hidden = hidden_previous_.find(batch.session);
+        hidden != hidden_previous_.end()) {
+        batch.previous_index = hidden->second;
+        hidden_previous_.erase(hidden);
+        return false;
+    }
+    if (!shell_rng_.chance(0.05)) return false;
+    hidden_previous_[batch.session] = batch.previous_index;
+    return true;
+}
+
+void Node::store_snapshot(raft::Snapshot snapshot) {
+    const raft::Index index = snapshot.index;
+    disk_.save_snapshot(snapshot);  // durable before the server hears of it
     ++snapshots_taken_;
-    effects_.took_snapshot = applied_index_;
+    effects_.took_snapshot = index;
+    server_->snapshot_stored(index);
 }
 
 void Node::note_persist(const raft::PersistOp& op) {
@@ -183,104 +283,6 @@ void Node::note_persist(const raft::PersistOp& op) {
     if (from == 0) return;
     raft::Index& changed = effects_.log_changed_from;
     changed = changed == 0 ? from : std::min(changed, from);
-}
-
-void Node::apply(const raft::Entry& entry) {
-    applied_index_ = entry.index;
-    if (entry.type == raft::EntryType::configuration) {
-        if (Result<raft::Configuration> configuration = raft::decode_configuration(entry.payload);
-            configuration.is_ok()) {
-            applied_configuration_ = std::move(configuration.value());
-        }
-    }
-    if (entry.type == raft::EntryType::command) {
-        if (const std::optional<Command> command = decode_command(entry.payload)) {
-            const CommandResult result = kv_.apply(*command);
-            const auto waiting = writes_waiting_.find({command->process, command->sequence});
-            if (result.kind != CommandResult::Kind::stale && waiting != writes_waiting_.end()) {
-                reply(waiting->second, result.output);
-                writes_waiting_.erase(waiting);
-            }
-        }
-    }
-    effects_.applied.push_back({entry, kv_.state_hash()});
-}
-
-void Node::install(const raft::Snapshot& snapshot) {
-    std::optional<KvStore> state;
-    if (snapshot.data != nullptr) state = KvStore::decode(*snapshot.data);
-    if (!state) {
-        effects_.problems.push_back("node " + std::to_string(id_) + ": the snapshot at index " +
-                                    std::to_string(snapshot.index) + " does not decode");
-        return;
-    }
-    kv_ = std::move(*state);
-    applied_index_ = snapshot.index;
-    last_snapshot_index_ = snapshot.index;
-    applied_configuration_ = snapshot.configuration;
-    effects_.installed_snapshot = snapshot.index;
-}
-
-void Node::on_read(const raft::ReadState& read) {
-    const auto waiting = reads_waiting_state_.find(read.id);
-    if (waiting == reads_waiting_state_.end()) return;
-    const ClientRequest request = waiting->second;
-    reads_waiting_state_.erase(waiting);
-    if (read.status != raft::ReadStatus::ready) {
-        refuse(request);
-        return;
-    }
-    effects_.reads_ready.push_back({read.id, read.index});
-    if (read.index <= applied_index_) {
-        reply(request, OpOutput::read(kv_.get(request.op.key)));
-    } else {
-        reads_waiting_apply_.emplace(read.index, request);
-    }
-}
-
-void Node::answer_reads() {
-    while (!reads_waiting_apply_.empty() && reads_waiting_apply_.begin()->first <= applied_index_) {
-        const ClientRequest& request = reads_waiting_apply_.begin()->second;
-        reply(request, OpOutput::read(kv_.get(request.op.key)));
-        reads_waiting_apply_.erase(reads_waiting_apply_.begin());
-    }
-}
-
-void Node::propose(const ClientRequest& request) {
-    if (raft_->role() != raft::Role::leader) return refuse(request);
-    const Command command{request.process, request.sequence, request.op};
-    const Result<raft::Index> index = raft_->propose(encode_command(command));
-    if (!index.is_ok()) return refuse(request);
-    writes_waiting_[{request.process, request.sequence}] = request;
-}
-
-void Node::start_read(const ClientRequest& request) {
-    if (raft_->role() != raft::Role::leader) return refuse(request);
-    const uint64_t read_id = next_read_id_++;
-    reads_waiting_state_[read_id] = request;
-    effects_.reads_started.push_back(read_id);
-    if (request.read_mode == ReadMode::lease) {
-        raft_->lease_read(read_id);
-    } else {
-        raft_->read_index(read_id);
-    }
-}
-
-void Node::refuse(const ClientRequest& request) {
-    ClientReply reply{request.process,
-                      request.sequence,
-                      request.attempt,
-                      id_,
-                      ReplyStatus::not_leader,
-                      raft_->leader(),
-                      {}};
-    if (reply.leader_hint == id_) reply.leader_hint = 0;
-    effects_.replies.push_back(std::move(reply));
-}
-
-void Node::reply(const ClientRequest& request, OpOutput output) {
-    effects_.replies.push_back({request.process, request.sequence, request.attempt, id_,
-                                ReplyStatus::ok, 0, std::move(output)});
 }
 
 }  // namespace copycat::sim

@@ -1,33 +1,41 @@
-// One simulated server: the shell around raft::Raft that the consensus process will be, with
-// the simulator's clock, disk and key/value state machine in place of the real ones.
+// One simulated server: the shell around session::SessionServer (Raft, the session layer and
+// the built-in resources of CoordinationStateMachine) that the consensus process is, with the
+// simulator's clock and disk in place of the real ones. In seeds with snapshots the state
+// machine is the simulator's SnapshotResources instead (the same map and lock operations), since
+// the built-in resources take no snapshots.
 //
 //  - Clock: the node's own, running at a skewed rate (parts per million of virtual time) from
-//    a random phase; Raft ticks every Options::tick_ms of it, and entry timestamps come from it.
-//  - Start (and restart): a new raft::Raft built from the disk's durable state, a fresh state
-//    machine that Raft re-fills with committed entries. Crash: Raft, the state machine, waiting
-//    clients and pending disk writes are gone; only the disk's durable state remains.
-//  - After every input (tick, message, persisted(), client request) the node drains
-//    Raft::take_ready(): what it must send, persist and apply, and which reads are ready; the
-//    caller routes the resulting Effects to the network, the disk and the clients (the node
-//    writes to its disk only the snapshots it takes).
-//  - Commands are answered by the node that proposed them, once applied; reads are answered
-//    once the node has applied up to the read's index.
-//  - Snapshots (when asked for): every so many applied entries the node stores the state
-//    machine durably on its disk and tells Raft (Raft::snapshot_taken); a snapshot Raft
-//    installs from the leader (Ready::install) replaces the state machine; on start the node
-//    loads the disk's snapshot before Raft hands it the entries that follow.
+//    a random phase; the server ticks every Options::tick_ms of it, and entry timestamps (the
+//    log time sessions expire by) come from it.
+//  - Start (and restart): a new SessionServer built from the disk's durable state, with a fresh
+//    state machine that Raft re-fills with committed entries (after the disk's snapshot, if
+//    any). Crash: the server, its connections and pending disk writes are gone; only the
+//    disk's durable state remains.
+//  - After every input (tick, message, persisted(), client request, closed connection) the
+//    node takes the server's output: what it must send, persist, answer and publish, and what
+//    it applied; the caller routes the resulting Effects to the network, the disk and the
+//    clients. A snapshot the server takes is written to the disk here, durably, before the
+//    server hears it is stored.
+//  - The state machine is wrapped in an ObservedStateMachine (observer.h): for every entry
+//    applied, Effects carry what the state machine did at its index, the hash of that, and,
+//    for the last entry applied by one input, the hash of the whole state (the session
+//    layer's digest and the resources' digest), for the invariants to compare between nodes.
+//    The node also checks, from the applied log entries, that each session's commands execute
+//    in increasing sequence order (so never twice: TESTING.md failure 5).
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "consensus/raft/raft.h"
+#include "consensus/session/session_server.h"
 #include "tests/sim/client_messages.h"
-#include "tests/sim/kv.h"
+#include "tests/sim/observer.h"
 #include "tests/sim/random.h"
 
 namespace copycat::sim {
@@ -46,41 +54,50 @@ struct NodeClock {
 // An entry the node applied, for the invariants.
 struct AppliedEntry {
     raft::Entry entry;
-    uint64_t state_hash = 0;  // the state machine's hash after applying it
+    IndexEffects effects;  // what the state machine did at its index
+    // The hash of the whole state after it: known for the last entry applied by one input
+    // only (the server applies a batch at a time).
+    std::optional<uint64_t> state_hash;
 };
 
 // What one or more inputs made the node do.
 struct Effects {
     std::vector<raft::Envelope> messages;
     std::vector<raft::PersistOp> persist;
-    std::vector<ClientReply> replies;
+    std::vector<session::OutboundResponse> responses;
+    std::vector<session::OutboundEvents> events;
     std::vector<AppliedEntry> applied;
     // The lowest index at which the in-memory log may have changed (from the persist ops; 1
     // after a start); 0 when it did not change.
     raft::Index log_changed_from = 0;
-    // A snapshot Raft handed over (Ready::install) replaced the state machine at this index.
+    // A snapshot Raft received from the leader replaced the state machine at this index.
     raft::Index installed_snapshot = 0;
     // The node took a snapshot of its state machine at this index (0: none).
     raft::Index took_snapshot = 0;
-    // Reads handed to Raft (by read id), and those Raft declared ready, with their index.
-    std::vector<uint64_t> reads_started;
-    std::vector<std::pair<uint64_t, raft::Index>> reads_ready;
-    // Broken promises of the shell contract seen by the node (an undecodable snapshot).
-    std::vector<std::string> problems;
+    // Broken promises seen by the node: its observer's (session and lock safety) and its own.
+    std::vector<ObservedProblem> problems;
+};
+
+struct NodeOptions {
+    raft::Options raft;
+    session::ServerStateMachineOptions sessions;
+    // Take a snapshot of the state machine each time it applied that many entries (0: never).
+    // The built-in resources take none: with snapshots, the node runs the simulator's map and
+    // locks that do (snapshot_resources.h) instead.
+    uint64_t snapshot_every_entries = 0;
 };
 
 class Node {
 public:
-    // options.id is set to id. The disk must outlive the node. snapshot_every_entries: take a
-    // snapshot of the state machine each time it applied that many entries (0: never).
-    Node(raft::NodeId id, raft::Options options, NodeClock clock, Disk& disk, uint64_t seed,
-         uint64_t snapshot_every_entries = 0);
+    // options.raft.id is set to id. The disk must outlive the node.
+    Node(raft::NodeId id, NodeOptions options, NodeClock clock, Disk& disk, uint64_t seed);
+    ~Node();
 
     raft::NodeId id() const { return id_; }
-    bool up() const { return raft_ != nullptr; }
+    bool up() const { return server_ != nullptr; }
     uint64_t incarnation() const { return incarnation_; }  // starts counted, from 1
 
-    // Builds Raft from the disk's durable state. The node must be down.
+    // Builds the server from the disk's durable state. The node must be down.
     void start(uint64_t now_us);
     // Drops everything volatile. The caller crashes the disk alongside.
     void crash();
@@ -98,7 +115,8 @@ public:
     int64_t clock_rate_ppm() const { return clock_.rate_ppm; }
     void receive(const raft::Envelope& envelope, uint64_t now_us);
     void persisted(uint64_t seq, uint64_t now_us);
-    void request(const ClientRequest& request, uint64_t now_us);
+    // A client's request or closed connection.
+    void client_input(const ToNode& input, uint64_t now_us);
     // The operator's requests, as an administrative client hands them to the node: a
     // single-server configuration change (compare and set on the configuration index) and a
     // leadership transfer. Refused unless the node is up and believes it leads; otherwise the
@@ -111,9 +129,11 @@ public:
     Effects take_effects() { return std::exchange(effects_, Effects{}); }
 
     // Valid while up().
-    const raft::Raft& raft() const { return *raft_; }
-    const KvStore& kv() const { return kv_; }
-    raft::Index applied_index() const { return applied_index_; }
+    const raft::Raft& raft() const { return server_->raft(); }
+    const session::SessionServer& server() const { return *server_; }
+    raft::Index applied_index() const;
+    // The hash of the whole state: the session layer's digest and the state machine's.
+    uint64_t state_hash() const;
     // Over every incarnation: snapshots taken here, and installed from a leader.
     uint64_t snapshots_taken() const { return snapshots_taken_; }
     uint64_t snapshots_installed() const { return snapshots_installed_; }
@@ -122,41 +142,32 @@ public:
 private:
     void schedule_tick(uint64_t local_tick);
     void set_time(uint64_t now_us);
-    void drain();
-    void apply(const raft::Entry& entry);
-    void install(const raft::Snapshot& snapshot);
-    void maybe_take_snapshot();
-    void on_read(const raft::ReadState& read);
-    void answer_reads();
-    void propose(const ClientRequest& request);
-    void start_read(const ClientRequest& request);
-    void refuse(const ClientRequest& request);
-    void reply(const ClientRequest& request, OpOutput output);
+    std::unique_ptr<ObservedStateMachine> make_state_machine() const;
+    void collect();
+    void collect_applied(std::vector<raft::Entry> applied);
+    void check_sequences(const raft::Entry& entry, IndexEffects& effects);
+    void store_snapshot(raft::Snapshot snapshot);
+    bool hide_event_gap(session::PublishRequest& batch);
     void note_persist(const raft::PersistOp& op);
 
     raft::NodeId id_;
-    raft::Options options_;
+    NodeOptions options_;
     NodeClock clock_;
     Disk& disk_;
     uint64_t seed_;
-    uint64_t snapshot_every_entries_;
-    raft::Index last_snapshot_index_ = 0;
     uint64_t snapshots_taken_ = 0;
     uint64_t snapshots_installed_ = 0;
-    raft::Configuration applied_configuration_;  // in force at applied_index_
     uint64_t incarnation_ = 0;
 
-    std::unique_ptr<Rng> random_;  // Raft holds a reference: it lives as long as raft_
-    std::unique_ptr<raft::Raft> raft_;
-    KvStore kv_;
-    raft::Index applied_index_ = 0;
+    std::unique_ptr<Rng> random_;  // the server holds a reference: it lives as long as it
+    std::unique_ptr<session::SessionServer> server_;
+    ObservedStateMachine* observer_ = nullptr;  // owned by server_
+    // Per session, the sequence of the last command the state machine executed here.
+    std::map<SessionId, uint64_t> executed_sequence_;
+    Rng shell_rng_;  // the shell's own choices (planted bugs), apart from Raft's
+    std::map<SessionId, raft::Index> hidden_previous_;
     uint64_t next_local_tick_ = 0;  // number of the next tick, in Options::tick_ms
     uint64_t next_tick_us_ = 0;
-
-    std::map<std::pair<int, uint64_t>, ClientRequest> writes_waiting_;  // (process, sequence)
-    std::map<uint64_t, ClientRequest> reads_waiting_state_;             // by read id
-    std::multimap<raft::Index, ClientRequest> reads_waiting_apply_;     // by read index
-    uint64_t next_read_id_ = 1;
     Effects effects_;
 };
 

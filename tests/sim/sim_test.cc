@@ -1,9 +1,10 @@
 // The simulator's pieces on their own: the network's partitions and faults, the disk's crash
-// semantics (unsynced data lost, acknowledged data never), the state machine's deduplication,
-// the invariant checker on hand-made violations, and whole runs (deterministic, clean without
-// a plant, and catching one).
+// semantics (unsynced data lost, acknowledged data never), the invariant checker on hand-made
+// violations, and whole runs (deterministic, clean without a plant, catching one, and exercising
+// sessions, events, locks and snapshots). The session checks have session_checks_test.cc.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -13,10 +14,10 @@
 #include "tests/sim/disk.h"
 #include "tests/sim/faults.h"
 #include "tests/sim/invariants.h"
-#include "tests/sim/kv.h"
 #include "tests/sim/network.h"
 #include "tests/sim/node.h"
 #include "tests/sim/random.h"
+#include "tests/sim/sim_plants.h"
 
 namespace copycat::sim {
 namespace {
@@ -211,36 +212,6 @@ TEST(SimDisk, AVoteIsDurableOnlyOnceSynced) {
     EXPECT_TRUE(disk.vote_was_durable(3, 2));
 }
 
-// --- state machine --------------------------------------------------------------------------
-
-TEST(SimKv, ARetriedCommandAppliesOnce) {
-    KvStore store;
-    const Command first{1, 1, Op::cas("k", std::nullopt, "a")};
-    EXPECT_TRUE(store.apply(first).output.swapped);
-    const CommandResult retried = store.apply(first);
-    EXPECT_EQ(retried.kind, CommandResult::Kind::duplicate);
-    EXPECT_TRUE(retried.output.swapped);  // the cached result, not a second cas
-    store.apply({2, 1, Op::write("k", "b")});
-    EXPECT_EQ(store.apply(first).kind, CommandResult::Kind::duplicate);
-    EXPECT_EQ(store.get("k"), "b");
-}
-
-TEST(SimKv, CommandsAndStateRoundTrip) {
-    const Command command{7, 9, Op::cas("key", "old", "new")};
-    const std::optional<Command> decoded = decode_command(encode_command(command));
-    ASSERT_TRUE(decoded);
-    EXPECT_EQ(decoded->process, 7);
-    EXPECT_EQ(decoded->sequence, 9u);
-    EXPECT_EQ(decoded->op.expected, "old");
-    EXPECT_FALSE(decode_command(std::vector<uint8_t>{1, 2, 3}));
-    KvStore store;
-    store.apply(command);
-    store.apply({8, 1, Op::write("other", "v")});
-    const std::optional<KvStore> copy = KvStore::decode(store.encode());
-    ASSERT_TRUE(copy);
-    EXPECT_EQ(copy->state_hash(), store.state_hash());
-}
-
 // --- invariants -----------------------------------------------------------------------------
 
 raft::RaftLog log_of(const std::vector<Entry>& entries) {
@@ -286,11 +257,25 @@ TEST(SimInvariants, DifferentEntriesCommittedAtAnIndexBreakStateMachineSafety) {
 
 TEST(SimInvariants, DifferentEntriesAppliedAtAnIndexBreakStateMachineSafety) {
     Invariants invariants;
-    invariants.observe_apply(1, entry(1, 1, "a"), 10);
-    invariants.observe_apply(2, entry(1, 1, "a"), 10);
+    invariants.observe_apply(1, entry(1, 1, "a"), 5, 10);
+    invariants.observe_apply(2, entry(1, 1, "a"), 5, std::nullopt);
     EXPECT_TRUE(invariants.ok());
-    invariants.observe_apply(3, entry(1, 1, "b"), 10);
+    invariants.observe_apply(3, entry(1, 1, "b"), 5, 10);
     EXPECT_EQ(first_violation(invariants), "state machine safety");
+}
+
+TEST(SimInvariants, DifferentEffectsOrStatesAtAnIndexBreakStateMachineSafety) {
+    Invariants effects;
+    effects.observe_apply(1, entry(1, 1, "a"), 5, std::nullopt);
+    effects.observe_apply(2, entry(1, 1, "a"), 6, std::nullopt);
+    EXPECT_EQ(first_violation(effects), "state machine safety");
+    Invariants states;
+    states.observe_apply(1, entry(1, 1, "a"), 5, std::nullopt);  // the state is not known here
+    states.observe_apply(2, entry(1, 1, "a"), 5, 10);
+    states.observe_apply(3, entry(1, 1, "a"), 5, 10);
+    EXPECT_TRUE(states.ok());
+    states.observe_apply(4, entry(1, 1, "a"), 5, 11);
+    EXPECT_EQ(first_violation(states), "state machine safety");
 }
 
 TEST(SimInvariants, CommitIndexGoingBackIsFlaggedWithinAnIncarnationOnly) {
@@ -383,8 +368,8 @@ RunOptions short_run(uint64_t seed) {
 // only the pace of ticks; after a pause, catch_up_ticks() delivers one tick per period missed.
 TEST(SimNode, TicksFollowTheClockThroughAJumpAndAPause) {
     Disk disk = make_disk();
-    raft::Options options;
-    options.tick_ms = 10;
+    NodeOptions options;
+    options.raft.tick_ms = 10;
     Node node(1, options, NodeClock{}, disk, 7);
     node.start(0);
     EXPECT_EQ(node.next_tick_us(), 10'000u);
@@ -451,6 +436,58 @@ TEST(SimRun, SeedsWithPausesAndClockJumpsFindNoViolation) {
     }
     EXPECT_GT(pauses, 0u);
     EXPECT_GT(jumps, 0u);
+}
+
+// The session clients exercise what the session checks look at: events published and
+// delivered, locks granted and learned, SEQUENTIAL reads, command_error resubmissions; seeds
+// with snapshots take them (with the simulator's snapshot resources).
+TEST(SimRun, SessionsEventsLocksAndSnapshotsAreExercised) {
+    std::map<std::string, uint64_t> effects;
+    for (uint64_t seed = 1; seed <= 10; ++seed) {
+        const RunReport report = run_seed(short_run(seed));
+        EXPECT_TRUE(report.ok_run()) << "seed " << seed << ": " << report.violations.front().detail;
+        for (const auto& [kind, amount] : report.effects) effects[kind] += amount;
+    }
+    EXPECT_GT(effects["event_batches_published"], 0u);
+    EXPECT_EQ(effects["event_batches_delivered"], effects["event_batches_published"])
+        << "short clean runs: every session lives to the end and gets every batch";
+    EXPECT_GT(effects["lock_grants_logged"], 0u);
+    EXPECT_EQ(effects["lock_grants_learned"], effects["lock_grants_logged"]);
+    EXPECT_GT(effects["sequential_reads"], 0u);
+    EXPECT_GT(effects["reads_checked"], effects["sequential_reads"]);
+    EXPECT_GT(effects["command_errors"], 0u);
+    EXPECT_GT(effects["snapshots_taken"], 0u);
+}
+
+// Client pauses outlast session timeouts: the leader expires sessions, and in some of them a
+// held lock passes to its next waiter.
+TEST(SimRun, PausedClientsSessionsExpireAndPassTheirLocksOn) {
+    uint64_t closed = 0;
+    uint64_t passed = 0;
+    for (uint64_t seed = 1; seed <= 30 && passed == 0; ++seed) {
+        RunOptions options = short_run(seed);
+        options.steps = 20'000;
+        const RunReport report = run_seed(options);
+        EXPECT_TRUE(report.ok_run()) << "seed " << seed << ": " << report.violations.front().detail;
+        closed += report.effects.at("sessions_closed_in_log");
+        passed += report.effects.at("lock_grants_on_session_end");
+    }
+    EXPECT_GT(closed, 0u);
+    EXPECT_GT(passed, 0u);
+}
+
+// Each planted bug of the simulator's shell and clients is caught by the session checks.
+TEST(SimRun, PlantedSessionBugsAreCaught) {
+    for (const std::string& plant : sim_plant_names()) {
+        sim_plants = SimPlants{};
+        ASSERT_TRUE(set_sim_plant(plant));
+        bool caught = false;
+        for (uint64_t seed = 1; seed <= 20 && !caught; ++seed) {
+            caught = !run_seed(short_run(seed)).ok_run();
+        }
+        EXPECT_TRUE(caught) << plant;
+    }
+    sim_plants = SimPlants{};
 }
 
 TEST(SimRun, APlantedBugIsCaught) {
