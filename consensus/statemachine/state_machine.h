@@ -179,7 +179,10 @@ public:
     virtual void configure(Executor& executor) = 0;
 
     // Snapshots (copycat.md §2.5): a state machine that returns true here must implement
-    // both; the snapshot covers every command applied so far.
+    // both; the snapshot covers every command applied so far. A snapshottable state machine
+    // re-creates its scheduled tasks in install() (the session layer's snapshot holds none),
+    // and tasks already overdue at the snapshot's log time, which all come due at once, must
+    // be re-created in their original due order.
     virtual bool snapshottable() const { return false; }
     virtual Bytes snapshot() const { return {}; }
     virtual Status install(std::span<const uint8_t> /*snapshot*/) {

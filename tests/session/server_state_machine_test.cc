@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <compare>
 #include <memory>
 #include <optional>
 #include <random>
@@ -48,6 +49,9 @@ std::vector<std::string> split(const std::string& value, char separator) {
 //   publish T=N;..  publishes event N to session T ("self", "all" or an id); answers each status
 //   schedule D      after D ms logs task<index>@time;  periodic D,I logs tick@time every I ms
 //   cancel          cancels the periodic task;  chain  schedules a task that schedules another
+//   deadline D      after D ms publishes "deadline" to the session and logs deadline<index>@time;
+//                   kept in snapshots (its due log time), re-created by install() like a lock
+//                   timeout: overdue ones at once, in due order
 // Queries: get, log, publish (tries to publish from a query), where (index and time).
 // Arguments of "set" must not be empty (checked before logging); "set" is RELEASE.
 class TestMachine final : public statemachine::StateMachine {
@@ -79,6 +83,11 @@ public:
         });
         command("publish", [this](Commit c) { return publish(c); });
         command("schedule", [this](Commit c) { return schedule(c); });
+        command("deadline", [this](Commit c) {
+            const uint64_t due_ms = c.time_ms() + std::stoull(text(c.operation().argument));
+            schedule_deadline({due_ms, c.index(), c.session()});
+            return Output(Bytes{});
+        });
         command("periodic", [this](Commit c) { return periodic(c); });
         command("cancel", [this](Commit) {
             executor_->cancel(periodic_);
@@ -101,6 +110,12 @@ public:
         out.string(value);
         out.varint(log.size());
         for (const std::string& line : log) out.string(line);
+        out.varint(deadlines_.size());
+        for (const Deadline& deadline : deadlines_) {
+            out.varint(deadline.due_ms);
+            out.varint(deadline.index);
+            out.varint(deadline.session);
+        }
         return out.take();
     }
 
@@ -112,6 +127,13 @@ public:
         in.count(count);
         std::vector<std::string> new_log(count);
         for (std::string& line : new_log) in.string(line);
+        in.count(count, 3);
+        std::vector<Deadline> new_deadlines(in.ok() ? count : 0);
+        for (Deadline& deadline : new_deadlines) {
+            in.varint(deadline.due_ms);
+            in.varint(deadline.index);
+            in.varint(deadline.session);
+        }
         if (!in.done()) return corruption("test machine snapshot is malformed");
         if (reschedule_on_install) {
             executor_->schedule(10, [this] { log.push_back("reinstalled@" + now()); });
@@ -121,6 +143,9 @@ public:
         log = std::move(new_log);
         value_commit.reset();
         held.clear();
+        deadlines_.clear();
+        std::sort(new_deadlines.begin(), new_deadlines.end());
+        for (const Deadline& deadline : new_deadlines) schedule_deadline(deadline);
         return Status::ok();
     }
 
@@ -156,6 +181,13 @@ public:
     bool refuse_install = false;         // install() fails (after scheduling, if it does)
 
 private:
+    struct Deadline {
+        uint64_t due_ms = 0;  // log time
+        Index index = 0;      // of the command that set it
+        statemachine::SessionId session = 0;
+        auto operator<=>(const Deadline&) const = default;
+    };
+
     void command(std::string type, statemachine::CommandHandler handler) {
         executor_->register_command(std::move(type), nullptr, std::move(handler));
     }
@@ -222,6 +254,19 @@ private:
         return Output(Bytes{});
     }
 
+    // Due at an absolute log time: one already passed (re-created by install()) is due now.
+    void schedule_deadline(const Deadline& deadline) {
+        deadlines_.push_back(deadline);
+        const uint64_t now_ms = executor_->context().time_ms();
+        const uint64_t delay_ms = deadline.due_ms > now_ms ? deadline.due_ms - now_ms : 0;
+        executor_->schedule(delay_ms, [this, deadline] {
+            std::erase(deadlines_, deadline);
+            log.push_back("deadline" + std::to_string(deadline.index) + "@" + now());
+            statemachine::Session* session = executor_->context().sessions().find(deadline.session);
+            if (session != nullptr) (void)session->publish("deadline", {});
+        });
+    }
+
     void tell_others(statemachine::SessionId self, const std::string& name) {
         for (statemachine::SessionId id : executor_->context().sessions().ids()) {
             if (id != self) (void)executor_->context().sessions().find(id)->publish(name, {});
@@ -233,6 +278,7 @@ private:
     bool snapshottable_;
     Executor* executor_ = nullptr;
     ScheduledHandle periodic_;
+    std::vector<Deadline> deadlines_;  // not run yet
 };
 
 // One server's session layer, fed committed entries with increasing indexes.
@@ -1013,6 +1059,29 @@ TEST(Snapshots, InstallDropsScheduledTasksAndTheMachineMayScheduleAgain) {
     follower.keep_alive({{a, 0, a}}, 2000);
     EXPECT_EQ(follower.machine().log, std::vector<std::string>{"reinstalled@1010"});
     EXPECT_FALSE(follower.state().session_live(f));
+}
+
+// A task overdue at the snapshot's log time (an initialize entry passed its due time, and
+// tasks run only before session entries) comes back in install() due at that log time. The
+// next entry, stamped by a leader whose clock is behind the log time, must run it on the
+// server that installed as on the one that applied the entries: what is due is judged by log
+// time, not by the entry's own timestamp (copycat-sim seed 1554, tests/sim FINDINGS.md 8).
+TEST(Snapshots, OverdueTaskRunsAtTheSameEntryOnAServerThatInstalled) {
+    Node applied(true);
+    const SessionId a = applied.open("a", 1000);
+    applied.run(a, 1, "deadline", "100", 1000);  // index 2, due 1100
+    applied.initialize(1200);                    // overdue, not run
+    Node installed(true);
+    ASSERT_TRUE(installed.state().install(applied.state().snapshot(), applied.index()).is_ok());
+    installed.set_index(applied.index());
+    for (Node* node : {&applied, &installed}) {
+        const char* name = node == &applied ? "applied" : "installed";
+        const Applied kept = node->apply(KeepAliveEntry{{{a, 1, a}}}, 1150);  // index 4
+        EXPECT_EQ(kept.events, (std::vector<PublishRequest>{{a, 4, a, {Event{"deadline", {}}}}}))
+            << name;
+        EXPECT_EQ(node->machine().log, std::vector<std::string>{"deadline2@1200"}) << name;
+    }
+    EXPECT_EQ(installed.state().digest(), applied.state().digest());
 }
 
 TEST(Snapshots, SnapshotAlreadyCoveredOrNotTakenIsNotInstalled) {

@@ -441,6 +441,40 @@ TEST(SessionServerTest, CommandRefusedDuringATransferKeepsItsPlaceInTheSequence)
     EXPECT_EQ(value_of(*third), 111);
 }
 
+// The client resubmits command 1 (logged and applied already) while the transfer refuses to
+// log command 2 as well; the refused resubmission must not let the leader forget that 2 is
+// missing: once 1 is logged again, 3 still waits for 2, and 2 is not skipped for good
+// (copycat-sim seeds 402 and 1050, tests/sim FINDINGS.md 7).
+TEST(SessionServerTest, RefusedResubmissionDuringATransferDoesNotLetACommandBeSkipped) {
+    Led led;
+    ServerCluster& cluster = led.cluster;
+    const SessionId session = cluster.open_session(1, 1);
+    ASSERT_TRUE(cluster.call(1, 1, add_command(session, 1, 1)));
+    cluster.isolate(3);
+    ASSERT_TRUE(cluster.server(1).transfer_leadership(3).is_ok());  // 3 cannot catch up
+    const std::optional<Response> refused = cluster.call(1, 1, add_command(session, 2, 10));
+    const std::optional<Response> refused_again = cluster.call(1, 1, add_command(session, 1, 1));
+    ASSERT_TRUE(refused && refused_again);
+    EXPECT_EQ(refused->error, ErrorCode::no_leader);
+    EXPECT_EQ(refused_again->error, ErrorCode::no_leader);
+    cluster.tick(100);  // the transfer gives up; server 1 still leads with server 2
+    ASSERT_EQ(cluster.leader(), 1u);
+    const std::optional<Response> resubmitted = cluster.call(1, 1, add_command(session, 1, 1));
+    ASSERT_TRUE(resubmitted);
+    EXPECT_EQ(value_of(*resubmitted), 1) << "not answered from the result cache";
+    const std::optional<Response> ahead = cluster.call(1, 1, add_command(session, 3, 100));
+    ASSERT_TRUE(ahead);
+    EXPECT_EQ(ahead->error, ErrorCode::command_error) << "logged ahead of command 2";
+    EXPECT_EQ(ahead->last_sequence, 1u);
+    const std::optional<Response> second = cluster.call(1, 1, add_command(session, 2, 10));
+    const std::optional<Response> third = cluster.call(1, 1, add_command(session, 3, 100));
+    ASSERT_TRUE(second && third);
+    EXPECT_EQ(second->error, ErrorCode::ok) << second->message;
+    EXPECT_EQ(value_of(*second), 11);
+    EXPECT_EQ(value_of(*third), 111);
+    EXPECT_EQ(cluster.probe(1).adds_executed, 3u);
+}
+
 TEST(SessionServerTest, AdministrationIsRefusedByFollowers) {
     Led led;
     ServerCluster& cluster = led.cluster;
