@@ -560,11 +560,12 @@ void ServerStateMachine::Impl::apply_entry(UnregisterEntry entry, Applied& appli
     if (session == nullptr) {
         result.error = ErrorCode::unknown_session;
         release_entry(index);
-    } else if (entry.expired && session->session_state == SessionState::open) {
-        // A keep-alive applied after the leader decided to expire the session: its client is
-        // alive, so the expiry is void (the leader may decide again later).
-        release_entry(index);
     } else {
+        // A logged expiry takes effect whatever state the session is in here, even if a
+        // keep-alive applied after the leader decided (its client then registers again): whether
+        // the session looks open at this entry depends on keep-alive entries that compaction
+        // may remove, so deciding by it would make a server replaying a compacted log differ
+        // from the others (copycat.md §4.8: only the leader decides, and the log carries it).
         const SessionState final_state =
             entry.expired ? SessionState::expired : SessionState::closed;
         end_session(*session, final_state, index, applied);

@@ -38,9 +38,9 @@
 //
 // Sessions end (closed by their client, or expired by the leader) when their unregister entry
 // applies: listeners run (on_unregister or on_expire, then on_close), pending events are
-// dropped. An expiry that finds the session OPEN again (a keep-alive applied after the leader
-// decided) is void. A client registering again with the same non-empty client_id expires its
-// older session first.
+// dropped. A logged expiry ends the session even if a keep-alive applied after the leader decided
+// (the client registers again): servers replaying a compacted log must decide the same. A client
+// registering again with the same non-empty client_id expires its older session first.
 //
 // Released entries (take_released): a command's entry when its Commit is released or destroyed
 // (or at once for duplicates, no-ops, unknown types and unknown sessions); a keep-alive entry

@@ -460,13 +460,37 @@ TEST(Sessions, ExpiryMarksAreClearedByKeepAliveAndByANewLeader) {
     node.initialize(5100);
     EXPECT_EQ(node.state_of(a), SessionState::unstable);  // still suspected
     EXPECT_EQ(node.state().take_sessions_to_expire(), std::vector<SessionId>{a});
-    // The client shows up before the expiry entry applies: the expiry is void.
+    // The client shows up before the leader logs the expiry: the mark is cleared, the leader
+    // does not decide to expire it.
     node.keep_alive({{a, 0, a}}, 5200);
     EXPECT_EQ(node.state_of(a), SessionState::open);
-    Applied applied = node.unregister(a, true, 5300);
-    EXPECT_TRUE(applied.ended.empty());
-    EXPECT_TRUE(node.state().session_live(a));
     EXPECT_TRUE(node.state().take_sessions_to_expire().empty());
+}
+
+// Whether a logged expiry takes effect must not depend on keep-alive entries that compaction
+// may remove: a server that applied the client's late keep-alive and one that replays a log
+// without it both expire the session at the expiry entry (found in review: the expiry used to
+// be void when the session looked open again, and the two servers then differed).
+TEST(Sessions, ALoggedExpiryEndsTheSessionWhateverKeepAlivesCompactionRemoved) {
+    Node live;
+    Node replayed;
+    SessionId a = 0;
+    SessionId b = 0;
+    for (Node* node : {&live, &replayed}) {
+        node->initialize(900);
+        a = node->open("a", 1000, 1000);
+        b = node->open("b", 1000, 60'000);
+        node->keep_alive({{b, 0, b}}, 5000);  // b's keep-alive: a is suspected
+    }
+    ASSERT_EQ(live.state_of(a), SessionState::unstable);
+    live.keep_alive({{a, 0, a}}, 5200);      // a late keep-alive, released once superseded
+    replayed.keep_alive({{b, 0, b}}, 5200);  // the replayed log holds another entry there
+    Applied live_applied = live.unregister(a, true, 5300);
+    Applied replayed_applied = replayed.unregister(a, true, 5300);
+    EXPECT_EQ(live_applied.ended, std::vector<SessionId>{a});
+    EXPECT_EQ(replayed_applied.ended, std::vector<SessionId>{a});
+    EXPECT_FALSE(live.state().session_live(a));
+    EXPECT_FALSE(replayed.state().session_live(a));
 }
 
 // A new leader replays entries before its own initialize entry; sessions that look suspected
