@@ -4,7 +4,6 @@
 
 #include "common/log.h"
 #include "common/zmq_socket.h"
-#include "consensus/session/entries.h"
 
 namespace copycat::server {
 
@@ -51,7 +50,6 @@ ConsensusServer::Rng::Rng() : engine_(std::random_device{}()) {}
 
 ConsensusServer::ConsensusServer(const ServerOptions& options, Metrics& metrics)
     : options_(options),
-      metrics_(metrics),
       consensus_metrics_(metrics),
       logstore_(context_, options.logstore_endpoint),
       peers_(context_, options.node_id, options.cluster_name, metrics),
@@ -272,15 +270,13 @@ void ConsensusServer::after_applied(const std::vector<raft::Entry>& applied) {
                 logstore_.save_configuration(*configuration);
                 saved_configuration_index_ = configuration->index;
             }
-        } else if (entry.type == raft::EntryType::command) {
-            Result<session::SessionEntry> decoded = session::decode_entry(entry.payload);
-            const auto* unregister =
-                decoded.is_ok() ? std::get_if<session::UnregisterEntry>(&*decoded) : nullptr;
-            if (unregister != nullptr && unregister->expired) {
-                consensus_metrics_.session_expired_total.Increment();
-            }
         }
     }
+    // The session layer counts expiries as it applies them: no second decoding of every entry.
+    const uint64_t expired = server_->state().sessions_expired();
+    consensus_metrics_.session_expired_total.Increment(
+        static_cast<double>(expired - sessions_expired_seen_));
+    sessions_expired_seen_ = expired;
     if (raft.leader() != last_leader_ || raft.term() != last_term_) {
         if (raft.leader() != last_leader_ && raft.leader() != 0) {
             consensus_metrics_.leader_changes_seen_total.Increment();

@@ -107,7 +107,6 @@ private:
     void learn_peer_addresses(const std::vector<session::MemberInfo>& members);
 
     ServerOptions options_;
-    Metrics& metrics_;
     ConsensusMetrics consensus_metrics_;
     zmq::context_t context_{1};
     LogstoreLink logstore_;
@@ -128,6 +127,7 @@ private:
     raft::Index saved_configuration_index_ = 0;
     raft::NodeId last_leader_ = 0;
     raft::Term last_term_ = 0;
+    uint64_t sessions_expired_seen_ = 0;  // of ServerStateMachine::sessions_expired()
     std::map<raft::Index, PendingChange> pending_changes_;
     std::vector<std::unique_ptr<zmq::socket_t>> join_sockets_;
     size_t next_join_endpoint_ = 0;

@@ -321,6 +321,7 @@ struct ServerStateMachine::Impl final : statemachine::Executor,
     std::map<SessionId, EndedSession> ended_with_commits_;
     Scheduler scheduler_;
     size_t malformed_entries_ = 0;
+    uint64_t sessions_expired_ = 0;
 
     Mode mode_ = Mode::idle;
     SessionId registering_ = 0;                           // in its own on_register
@@ -579,6 +580,7 @@ void ServerStateMachine::Impl::end_session(SessionRecord& session, SessionState 
     const SessionId id = session.session_id;
     session.session_state = final_state;
     if (final_state == SessionState::expired) {
+        ++sessions_expired_;
         state_machine_->on_expire(session);
     } else {
         state_machine_->on_unregister(session);
@@ -1144,5 +1146,7 @@ Index ServerStateMachine::completed_index() const { return impl_->completed_inde
 uint64_t ServerStateMachine::digest() const { return impl_->digest(); }
 
 size_t ServerStateMachine::malformed_entries() const { return impl_->malformed_entries_; }
+
+uint64_t ServerStateMachine::sessions_expired() const { return impl_->sessions_expired_; }
 
 }  // namespace copycat::session

@@ -229,6 +229,8 @@ public:
     uint64_t digest() const;
     // Committed command entries that did not decode, or of an unknown raft entry type.
     size_t malformed_entries() const;
+    // Sessions expired by a logged expiry, in this incarnation (replay included).
+    uint64_t sessions_expired() const;
 
 private:
     struct Impl;

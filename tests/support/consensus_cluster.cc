@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <filesystem>
 #include <thread>
 
@@ -167,9 +168,16 @@ std::string ProcessCluster::output(int n) const {
 
 // --- NodeClient -----------------------------------------------------------------------------
 
+namespace {
+// Each client's own routing id: an address of a destroyed client may be reused, a number not.
+uint64_t next_client_number() {
+    static std::atomic<uint64_t> number{0};
+    return ++number;
+}
+}  // namespace
+
 NodeClient::NodeClient(zmq::context_t& context, const std::string& endpoint)
-    : socket_(make_dealer(context,
-                          "test-client-" + std::to_string(reinterpret_cast<uintptr_t>(this)),
+    : socket_(make_dealer(context, "test-client-" + std::to_string(next_client_number()),
                           SocketOptions{10000, 10000, 64 << 20, false})) {
     // Not immediate: a request sent before the connection is up waits for it.
     socket_.set(zmq::sockopt::immediate, 0);

@@ -118,8 +118,7 @@ private:
     std::deque<session::PublishRequest> events_;
 };
 
-// Polls every node's status; the node id that every answering node's view... simply: the id
-// of a node that says it is the leader, or 0.
+// Asks each node for its status: the id of the first that says it leads, or 0.
 session::NodeId find_leader(zmq::context_t& context, const std::vector<std::string>& endpoints,
                             std::chrono::milliseconds timeout);
 std::optional<session::StatusResponse> node_status(zmq::context_t& context,
