@@ -6,18 +6,16 @@
 // so that a run on a slow or noisy disk reads as such.
 //
 //   copycat-consensus-bench [--sessions 64] [--seconds 10] [--value-bytes 100] [--dir /tmp]
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "common/config.h"
+#include "common/latency.h"
 #include "common/zmq_socket.h"
 #include "consensus/statemachine/operation.h"
 #include "consensus/statemachine/resources/ops.h"
@@ -30,42 +28,6 @@ namespace {
 namespace po = boost::program_options;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-struct Percentiles {
-    double p50_us = 0;
-    double p99_us = 0;
-    double rate_per_s = 0;
-};
-
-Percentiles summarize(std::vector<double> samples_us, double seconds) {
-    Percentiles result;
-    if (samples_us.empty()) return result;
-    std::sort(samples_us.begin(), samples_us.end());
-    result.p50_us = samples_us[samples_us.size() / 2];
-    result.p99_us = samples_us[std::min(samples_us.size() - 1, samples_us.size() * 99 / 100)];
-    result.rate_per_s = static_cast<double>(samples_us.size()) / seconds;
-    return result;
-}
-
-// write(100 bytes) + fdatasync in a loop, appending to a file in `dir`, for `seconds`.
-Percentiles fdatasync_reference(const std::string& dir, double seconds) {
-    std::string path = dir + "/fdatasync-reference";
-    int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0644);
-    if (fd < 0) return {};
-    std::vector<double> samples;
-    char record[100];
-    std::memset(record, 'r', sizeof(record));
-    auto end = Clock::now() + std::chrono::duration<double>(seconds);
-    while (Clock::now() < end) {
-        auto start = Clock::now();
-        if (::write(fd, record, sizeof(record)) != static_cast<ssize_t>(sizeof(record))) break;
-        if (::fdatasync(fd) != 0) break;
-        samples.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
-    }
-    ::close(fd);
-    std::filesystem::remove(path);
-    return summarize(std::move(samples), seconds);
-}
 
 struct Load {
     uint64_t acknowledged = 0;
@@ -140,7 +102,7 @@ int run(const po::variables_map& vm) {
     std::string dir = vm.count("dir") ? vm["dir"].as<std::string>() : scratch.path();
     std::filesystem::create_directories(dir);
     std::printf("fdatasync reference (before)...\n");
-    Percentiles before = fdatasync_reference(dir, 2.0);
+    LatencySummary before = fdatasync_reference(dir, 2.0);
     testing::ClusterOptions cluster_options;
     cluster_options.logstore_binary = vm["logstore-binary"].as<std::string>();
     cluster_options.consensus_binary = vm["consensus-binary"].as<std::string>();
@@ -176,23 +138,23 @@ int run(const po::variables_map& vm) {
                 static_cast<unsigned long long>(leader), sessions, seconds);
     Load load = run_load(context, cluster.client_endpoint(static_cast<int>(leader)), ids,
                          vm["value-bytes"].as<size_t>(), seconds);
-    Percentiles writes = summarize(load.latencies_us, load.seconds);
+    LatencySummary writes = summarize_latencies(load.latencies_us, load.seconds);
     for (int n = 1; n <= 3; ++n) cluster.stop_node(n);
     std::printf("fdatasync reference (after)...\n");
-    Percentiles after = fdatasync_reference(dir, 2.0);
-    std::printf("\nwrites/s            %10.0f   (target >= 20000)\n", writes.rate_per_s);
+    LatencySummary after = fdatasync_reference(dir, 2.0);
+    std::printf("\nwrites/s            %10.0f   (target >= 20000)\n", writes.per_second);
     std::printf("write p50 / p99     %10.2f / %.2f ms\n", writes.p50_us / 1000,
                 writes.p99_us / 1000);
     std::printf("errors              %10llu\n", static_cast<unsigned long long>(load.errors));
-    std::printf("fdatasync/s before  %10.0f   p50 %.0f us, p99 %.0f us\n", before.rate_per_s,
+    std::printf("fdatasync/s before  %10.0f   p50 %.0f us, p99 %.0f us\n", before.per_second,
                 before.p50_us, before.p99_us);
-    std::printf("fdatasync/s after   %10.0f   p50 %.0f us, p99 %.0f us\n", after.rate_per_s,
+    std::printf("fdatasync/s after   %10.0f   p50 %.0f us, p99 %.0f us\n", after.per_second,
                 after.p50_us, after.p99_us);
     std::printf(
         "{\"writes_per_s\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"errors\":%llu,"
         "\"fdatasync_per_s\":%.0f,\"fdatasync_p50_us\":%.0f}\n",
-        writes.rate_per_s, writes.p50_us / 1000, writes.p99_us / 1000,
-        static_cast<unsigned long long>(load.errors), (before.rate_per_s + after.rate_per_s) / 2,
+        writes.per_second, writes.p50_us / 1000, writes.p99_us / 1000,
+        static_cast<unsigned long long>(load.errors), (before.per_second + after.per_second) / 2,
         (before.p50_us + after.p50_us) / 2);
     return 0;
 }

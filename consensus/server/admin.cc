@@ -84,6 +84,7 @@ session::StatusResponse ConsensusServer::status() const {
     status.sessions = server_->state().sessions_live();
     status.events_pending = server_->state().events_pending();
     status.logstore_reachable = logstore_reachable_ && !logstore_failed_;
+    status.client_address = options_.client_advertise;
     return status;
 }
 

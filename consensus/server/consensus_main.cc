@@ -41,6 +41,8 @@ po::options_description options_description() {
         "endpoint peers are told (default --peer-listen)");
     add("client-listen", po::value<std::string>(),
         "endpoint for gateways and clients (default tcp://127.0.0.1:<7200+id>)");
+    add("client-advertise", po::value<std::string>(),
+        "endpoint gateways are told in status answers (default --client-listen)");
     add("http", po::value<std::string>(),
         "host:port for /metrics, /livez, /readyz (default 127.0.0.1:<9100+id>)");
     add("logstore", po::value<std::string>(),
@@ -98,6 +100,7 @@ Result<ServerOptions> server_options(const po::variables_map& vm) {
     o.peer_listen = text("peer-listen", "tcp://127.0.0.1:" + std::to_string(7100 + o.node_id));
     o.peer_advertise = text("peer-advertise", o.peer_listen);
     o.client_listen = text("client-listen", "tcp://127.0.0.1:" + std::to_string(7200 + o.node_id));
+    o.client_advertise = text("client-advertise", o.client_listen);
     o.http_address = text("http", "127.0.0.1:" + std::to_string(9100 + o.node_id));
     if (vm.count("logstore")) {
         o.logstore_endpoint = vm["logstore"].as<std::string>();

@@ -23,6 +23,7 @@ struct ServerOptions {
     std::string peer_listen;               // bound for messages from peers
     std::string peer_advertise;     // what the configuration tells peers (default: peer_listen)
     std::string client_listen;      // bound for gateways and clients
+    std::string client_advertise;   // what status answers tell (default: client_listen)
     std::string http_address;       // host:port for /metrics, /livez, /readyz
     std::string logstore_endpoint;  // this node's copycat-logstore
     // A new cluster: every member, the same list on each (etcd's --initial-cluster). Ignored

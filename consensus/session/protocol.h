@@ -167,6 +167,7 @@ struct StatusResponse {
     uint64_t sessions = 0;
     uint64_t events_pending = 0;
     bool logstore_reachable = false;
+    std::string client_address;  // this node's client endpoint, as gateways reach it
     bool operator==(const StatusResponse&) const = default;
 };
 

@@ -12,7 +12,7 @@
 namespace copycat::wire {
 namespace {
 
-namespace fb = copycat::client;
+namespace fb = copycat::schema::client;
 
 // The wire enums carry the values' numbers unchanged, so encoding and decoding are casts
 // (after a range check on the way in).
@@ -173,7 +173,8 @@ AdminBodyOffset encode_admin_body(Builder& builder, const session::StatusRespons
     return admin_body_of(fb::CreateStatusResponse(
         builder, m.node_id, role, static_cast<fb::MemberType>(m.member_type), m.term, m.leader,
         m.commit_index, m.applied_index, m.first_index, m.last_index, m.configuration_index,
-        m.configuration_term, members, m.sessions, m.events_pending, m.logstore_reachable));
+        m.configuration_term, members, m.sessions, m.events_pending, m.logstore_reachable,
+        encode_string(builder, m.client_address)));
 }
 
 AdminBodyOffset encode_admin_body(Builder& builder, const session::MemberChangeResponse& m) {
@@ -196,8 +197,9 @@ AdminBodyOffset encode_admin_body(Builder& builder, const session::SessionsRespo
 
 // --- the root ---
 
-std::span<const uint8_t> finish(Builder& builder, uint64_t request_id, BodyOffset body) {
-    auto root = fb::CreateClientMessage(builder, request_id, body.type, body.offset);
+std::span<const uint8_t> finish(Builder& builder, uint64_t request_id, BodyOffset body,
+                                session::NodeId node = 0) {
+    auto root = fb::CreateClientMessage(builder, request_id, body.type, body.offset, node);
     builder.Finish(root, fb::ClientMessageIdentifier());
     return {builder.GetBufferPointer(), builder.GetSize()};
 }
@@ -205,10 +207,10 @@ std::span<const uint8_t> finish(Builder& builder, uint64_t request_id, BodyOffse
 // A request or an admin request: both are a body under the root.
 template <typename Request>
 std::span<const uint8_t> encode_any_request(Builder& builder, uint64_t request_id,
-                                            const Request& request) {
+                                            const Request& request, session::NodeId node = 0) {
     builder.Clear();
     BodyOffset body = std::visit([&](const auto& m) { return encode_body(builder, m); }, request);
-    return finish(builder, request_id, body);
+    return finish(builder, request_id, body, node);
 }
 
 flatbuffers::Offset<fb::Event> encode_event(Builder& builder, const session::Event& event) {
@@ -397,6 +399,7 @@ bool decode(const fb::StatusResponse& in, session::StatusResponse& out, Decoding
     out.events_pending = in.events_pending();
     out.logstore_reachable = in.logstore_reachable();
     return check.copy_string(in.role(), out.role, "role") &&
+           check.copy_string(in.client_address(), out.client_address, "client address") &&
            decode_members(in.members(), out.members, check);
 }
 
@@ -472,6 +475,7 @@ bool decode_request(const fb::ClientMessage& message, ClientMessage& out, Decodi
                                         AdminRequestMessage, RequestMessage>;
     Envelope request{message.request_id(), {}};
     if (!decode_root_body<Value, Wire>(message, request.request, check)) return false;
+    if constexpr (std::is_same_v<Envelope, AdminRequestMessage>) request.node = message.node();
     out = std::move(request);
     return true;
 }
@@ -537,8 +541,9 @@ std::span<const uint8_t> encode_request(flatbuffers::FlatBufferBuilder& builder,
 
 std::span<const uint8_t> encode_admin_request(flatbuffers::FlatBufferBuilder& builder,
                                               uint64_t request_id,
-                                              const session::AdminRequest& request) {
-    return encode_any_request(builder, request_id, request);
+                                              const session::AdminRequest& request,
+                                              session::NodeId node) {
+    return encode_any_request(builder, request_id, request, node);
 }
 
 std::span<const uint8_t> encode_response(flatbuffers::FlatBufferBuilder& builder,
@@ -579,9 +584,10 @@ std::vector<uint8_t> encode_request(uint64_t request_id, const session::Request&
 }
 
 std::vector<uint8_t> encode_admin_request(uint64_t request_id,
-                                          const session::AdminRequest& request) {
+                                          const session::AdminRequest& request,
+                                          session::NodeId node) {
     return encode_to_vector(kInitialBuilderBytes, [&](Builder& builder) {
-        return encode_admin_request(builder, request_id, request);
+        return encode_admin_request(builder, request_id, request, node);
     });
 }
 

@@ -34,10 +34,11 @@ struct RequestMessage {
     session::Request request;
 };
 
-// An administration request as a node receives it.
+// An administration request as a node (or a gateway) receives it.
 struct AdminRequestMessage {
     uint64_t request_id = 0;
     session::AdminRequest request;
+    session::NodeId node = 0;  // through a gateway: the node to ask (0: the gateway chooses)
 };
 
 // Whatever arrives on the client protocol. A node handles the first two and drops the rest;
@@ -51,7 +52,8 @@ std::span<const uint8_t> encode_request(flatbuffers::FlatBufferBuilder& builder,
                                         uint64_t request_id, const session::Request& request);
 std::span<const uint8_t> encode_admin_request(flatbuffers::FlatBufferBuilder& builder,
                                               uint64_t request_id,
-                                              const session::AdminRequest& request);
+                                              const session::AdminRequest& request,
+                                              session::NodeId node = 0);
 std::span<const uint8_t> encode_response(flatbuffers::FlatBufferBuilder& builder,
                                          const session::Response& response);
 std::span<const uint8_t> encode_admin_response(flatbuffers::FlatBufferBuilder& builder,
@@ -62,7 +64,8 @@ std::span<const uint8_t> encode_publish(flatbuffers::FlatBufferBuilder& builder,
 // The same into vectors of their own.
 std::vector<uint8_t> encode_request(uint64_t request_id, const session::Request& request);
 std::vector<uint8_t> encode_admin_request(uint64_t request_id,
-                                          const session::AdminRequest& request);
+                                          const session::AdminRequest& request,
+                                          session::NodeId node = 0);
 std::vector<uint8_t> encode_response(const session::Response& response);
 std::vector<uint8_t> encode_admin_response(const session::AdminResponse& response);
 std::vector<uint8_t> encode_publish(const session::PublishRequest& publish);

@@ -22,7 +22,7 @@ namespace {
 using testing::Bytes;
 using testing::expect_fields_differ;
 using testing::expect_fields_equal;
-namespace fb = copycat::client;
+namespace fb = copycat::schema::client;
 namespace s = copycat::session;
 
 // --- the fields of each value, in declaration order (session/protocol.h) ---
@@ -121,7 +121,7 @@ std::vector<s::Response> sample_responses() {
 
 s::StatusResponse sample_status() {
     return {101, "leader",         2,   102, 103, 104, 105, 106, 107, 108,
-            109, sample_members(), 110, 111, true};
+            109, sample_members(), 110, 111, true, "tcp://127.0.0.1:7201"};
 }
 
 std::vector<s::AdminResponse> sample_admin_responses() {
@@ -173,6 +173,7 @@ void expect_same_message(const ClientMessage& sent, const ClientMessage& receive
     } else if (const auto* admin = std::get_if<AdminRequestMessage>(&sent)) {
         const auto& other = std::get<AdminRequestMessage>(received);
         EXPECT_EQ(admin->request_id, other.request_id);
+        EXPECT_EQ(admin->node, other.node);
         expect_same_alternative(admin->request, other.request, "admin request");
     } else if (const auto* response = std::get_if<s::Response>(&sent)) {
         const auto& other = std::get<s::Response>(received);
@@ -193,7 +194,7 @@ Bytes encode(const ClientMessage& message) {
         return encode_request(request->request_id, request->request);
     }
     if (const auto* admin = std::get_if<AdminRequestMessage>(&message)) {
-        return encode_admin_request(admin->request_id, admin->request);
+        return encode_admin_request(admin->request_id, admin->request, admin->node);
     }
     if (const auto* response = std::get_if<s::Response>(&message)) {
         return encode_response(*response);
@@ -212,7 +213,8 @@ std::vector<ClientMessage> sample_messages() {
         messages.push_back(RequestMessage{request_id++, request});
     }
     for (const s::AdminRequest& request : sample_admin_requests()) {
-        messages.push_back(AdminRequestMessage{request_id++, request});
+        messages.push_back(AdminRequestMessage{request_id, request, request_id % 4});
+        ++request_id;
     }
     for (const s::Response& response : sample_responses()) messages.push_back(response);
     for (const s::AdminResponse& response : sample_admin_responses()) {
