@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -166,6 +167,80 @@ std::string ProcessCluster::output(int n) const {
     return found->second.consensus->output();
 }
 
+// --- gateways -------------------------------------------------------------------------------
+
+std::string ProcessCluster::gateway_endpoint(int g) const {
+    return "ipc://" + directory_ + "/gateway-" + std::to_string(g) + ".sock";
+}
+
+void ProcessCluster::start_gateway(int g, const std::vector<std::string>& flags) {
+    std::string nodes;
+    for (const std::string& endpoint : client_endpoints()) {
+        nodes += (nodes.empty() ? "" : ",") + endpoint;
+    }
+    std::vector<std::string> argv = {options_.gateway_binary,
+                                     "--id",
+                                     std::to_string(g),
+                                     "--listen",
+                                     gateway_endpoint(g),
+                                     "--nodes",
+                                     nodes,
+                                     "--http",
+                                     "127.0.0.1:0",
+                                     "--log-format",
+                                     "text"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    const int starts = ++gateway_starts_[g];
+    Result<Subprocess> gateway = Subprocess::start(
+        argv, directory_ + "/gateway-" + std::to_string(g) + "." + std::to_string(starts) + ".out");
+    gateways_.erase(g);
+    gateways_.emplace(g, std::move(gateway.value()));
+}
+
+void ProcessCluster::kill_gateway(int g) {
+    auto found = gateways_.find(g);
+    if (found == gateways_.end()) return;
+    found->second.kill_now();
+    gateways_.erase(found);
+}
+
+int ProcessCluster::stop_gateway(int g) {
+    auto found = gateways_.find(g);
+    if (found == gateways_.end()) return -1;
+    found->second.signal(SIGTERM);
+    const int code = found->second.wait(10s);
+    gateways_.erase(found);  // kills it if it is still running
+    return code;
+}
+
+bool ProcessCluster::gateway_running(int g) {
+    auto found = gateways_.find(g);
+    return found != gateways_.end() && found->second.running();
+}
+
+std::string ProcessCluster::gateway_output(int g) const {
+    auto found = gateways_.find(g);
+    return found == gateways_.end() ? "" : found->second.output();
+}
+
+// From the gateway's "serving" line: ... serving clients=... http=127.0.0.1:PORT
+int ProcessCluster::gateway_http_port(int g, std::chrono::milliseconds timeout) const {
+    int port = 0;
+    eventually(
+        [&] {
+            const std::string output = gateway_output(g);
+            const size_t line = output.find(" serving ");
+            if (line == std::string::npos) return false;
+            const size_t field = output.find(" http=", line);
+            const size_t colon = field == std::string::npos ? field : output.find(':', field);
+            if (colon == std::string::npos) return false;
+            port = std::atoi(output.c_str() + colon + 1);
+            return port > 0;
+        },
+        timeout);
+    return port;
+}
+
 // --- NodeClient -----------------------------------------------------------------------------
 
 namespace {
@@ -245,9 +320,10 @@ std::optional<session::Response> NodeClient::call_raw(const std::vector<uint8_t>
 }
 
 std::optional<session::AdminResponse> NodeClient::admin(const session::AdminRequest& request,
-                                                        std::chrono::milliseconds timeout) {
+                                                        std::chrono::milliseconds timeout,
+                                                        session::NodeId node) {
     uint64_t id = next_request_id();
-    send_raw(wire::encode_admin_request(id, request));
+    send_raw(wire::encode_admin_request(id, request, node));
     std::optional<NodeReply> reply = wait_for(id, timeout);
     if (!reply || !std::holds_alternative<session::AdminResponse>(*reply)) return std::nullopt;
     return std::get<session::AdminResponse>(std::move(*reply));

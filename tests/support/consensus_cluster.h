@@ -2,7 +2,7 @@
 // and a copycat-consensus process on their own data directory, talking over ipc:// sockets in
 // a temporary directory (no ports to collide with tests running in parallel; HTTP on port 0).
 // Processes are stopped by pid (kill -9 or SIGTERM), restarted, or started on a wiped
-// directory.
+// directory. Gateways (copycat-gateway) can be put in front of the nodes, on ipc:// too.
 //
 // NodeClient speaks the client protocol to one node's client endpoint (a DEALER), blocking with
 // timeouts; SessionClient keeps one session on a cluster the way a client library would:
@@ -37,6 +37,7 @@ struct ClusterOptions {
     std::string directory;  // where data and sockets go; empty: a TempDir of its own
     // Node n's logstore runs under this command (e.g. strace injecting fdatasync errors).
     std::map<int, std::vector<std::string>> logstore_wrappers;
+    std::string gateway_binary;  // for start_gateway()
 };
 
 class ProcessCluster {
@@ -60,6 +61,18 @@ public:
     // Waits for node n's consensus process to exit: its exit code, or -1 if still running.
     int wait_consensus(int n, std::chrono::milliseconds timeout);
 
+    // Gateway g (1-based) in front of every node: it listens on gateway_endpoint(g) and
+    // serves HTTP on a free port (gateway_http_port). `flags` are added to its command line.
+    void start_gateway(int g, const std::vector<std::string>& flags = {});
+    void kill_gateway(int g);  // SIGKILL
+    // SIGTERM and wait: its exit code, or -1 if it had not stopped within 10 s (then killed).
+    int stop_gateway(int g);
+    bool gateway_running(int g);
+    std::string gateway_endpoint(int g) const;
+    // The HTTP port gateway g said it serves on, or 0 if it has not said so within timeout.
+    int gateway_http_port(int g, std::chrono::milliseconds timeout) const;
+    std::string gateway_output(int g) const;
+
     std::string client_endpoint(int n) const;
     std::string peer_endpoint(int n) const;
     std::vector<std::string> client_endpoints() const;
@@ -81,6 +94,8 @@ private:
     std::unique_ptr<TempDir> temp_;
     std::string directory_;
     std::map<int, Node> nodes_;
+    std::map<int, Subprocess> gateways_;
+    std::map<int, int> gateway_starts_;
 };
 
 // Anything a node answers on the client protocol.
@@ -94,8 +109,10 @@ public:
     // that arrive meanwhile are kept (take_events).
     std::optional<session::Response> call(const session::Request& request,
                                           std::chrono::milliseconds timeout);
+    // `node`: through a gateway, the node to ask (0: the gateway chooses).
     std::optional<session::AdminResponse> admin(const session::AdminRequest& request,
-                                                std::chrono::milliseconds timeout);
+                                                std::chrono::milliseconds timeout,
+                                                session::NodeId node = 0);
     // One-way (ResetRequest), or a request whose answer is not awaited.
     void send(const session::Request& request);
     void send_raw(const std::vector<uint8_t>& bytes);
