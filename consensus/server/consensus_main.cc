@@ -1,5 +1,6 @@
 #include "consensus/server/consensus_main.h"
 
+#include <atomic>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -134,12 +135,22 @@ int serve(const ServerOptions& options, const statemachine::StateMachineFactory&
     if (!blocked.is_ok()) log::warn("cannot block termination signals", {{"error", blocked}});
     Metrics metrics;
     EventLoop loop;
+    // Set once the server has started: /readyz answers from the first moment, and says
+    // "starting" (not ready) while the log is being restored.
+    std::atomic<ConsensusServer*> started{nullptr};
     Result<std::unique_ptr<HttpServer>> http =
         HttpServer::start(HttpServerOptions{options.http_address}, metrics, loop.heartbeat());
     if (!http.is_ok()) {
         log::fatal("cannot serve HTTP", {{"error", http.status()}});
         return 1;
     }
+    (*http)->add_readiness_check("consensus", [&started] {
+        ConsensusServer* server = started.load();
+        if (server == nullptr) {
+            return Status(StatusCode::unavailable, "starting: restoring state from the logstore");
+        }
+        return server->ready();
+    });
     Result<std::unique_ptr<ConsensusServer>> server =
         ConsensusServer::start(options, factory, metrics);
     if (!server.is_ok()) {
@@ -147,7 +158,7 @@ int serve(const ServerOptions& options, const statemachine::StateMachineFactory&
         return server.status().code() == StatusCode::invalid_argument ? 2 : 1;
     }
     ConsensusServer* raw = server->get();
-    (*http)->add_readiness_check("consensus", [raw] { return raw->ready(); });
+    started = raw;
     raw->attach(loop);
     log::info("serving", {{"peers", options.peer_listen},
                           {"clients", options.client_listen},

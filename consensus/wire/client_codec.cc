@@ -583,8 +583,7 @@ std::vector<uint8_t> encode_request(uint64_t request_id, const session::Request&
     });
 }
 
-std::vector<uint8_t> encode_admin_request(uint64_t request_id,
-                                          const session::AdminRequest& request,
+std::vector<uint8_t> encode_admin_request(uint64_t request_id, const session::AdminRequest& request,
                                           session::NodeId node) {
     return encode_to_vector(kInitialBuilderBytes, [&](Builder& builder) {
         return encode_admin_request(builder, request_id, request, node);

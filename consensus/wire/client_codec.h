@@ -63,8 +63,7 @@ std::span<const uint8_t> encode_publish(flatbuffers::FlatBufferBuilder& builder,
 
 // The same into vectors of their own.
 std::vector<uint8_t> encode_request(uint64_t request_id, const session::Request& request);
-std::vector<uint8_t> encode_admin_request(uint64_t request_id,
-                                          const session::AdminRequest& request,
+std::vector<uint8_t> encode_admin_request(uint64_t request_id, const session::AdminRequest& request,
                                           session::NodeId node = 0);
 std::vector<uint8_t> encode_response(const session::Response& response);
 std::vector<uint8_t> encode_admin_response(const session::AdminResponse& response);

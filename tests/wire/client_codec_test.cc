@@ -120,8 +120,10 @@ std::vector<s::Response> sample_responses() {
 }
 
 s::StatusResponse sample_status() {
-    return {101, "leader",         2,   102, 103, 104, 105, 106, 107, 108,
-            109, sample_members(), 110, 111, true, "tcp://127.0.0.1:7201"};
+    return {101, "leader", 2,    102,
+            103, 104,      105,  106,
+            107, 108,      109,  sample_members(),
+            110, 111,      true, "tcp://127.0.0.1:7201"};
 }
 
 std::vector<s::AdminResponse> sample_admin_responses() {
