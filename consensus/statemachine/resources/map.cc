@@ -44,8 +44,11 @@ void MapResource::configure(statemachine::Executor& executor) {
 Result<MapPut::Output> MapResource::put(MapPut op, Commit commit) {
     MapPut::Output output;
     output.version = commit.index();
-    if (const Entry* previous = find(op.map, op.key)) output.previous = previous->value;
-    write(op.map, op.key, std::move(op.value), op.ttl_ms, std::move(commit), false);
+    // One lookup for both the previous value and the write: a put is the commonest command.
+    auto [entry, created] = maps_[op.map].entries.try_emplace(op.key);
+    if (!created) output.previous = entry->second.value;
+    write_entry(op.map, op.key, entry->second, std::move(op.value), op.ttl_ms, std::move(commit),
+                false);
     return output;
 }
 
@@ -131,8 +134,12 @@ Result<MapSize::Output> MapResource::size(const MapSize& op) const {
 
 void MapResource::write(const std::string& name, const std::string& key, Bytes value,
                         uint64_t ttl_ms, Commit commit, bool keep_chain) {
-    Instance& map = maps_[name];
-    Entry& target = map.entries.try_emplace(key).first->second;
+    Entry& target = maps_[name].entries.try_emplace(key).first->second;
+    write_entry(name, key, target, std::move(value), ttl_ms, std::move(commit), keep_chain);
+}
+
+void MapResource::write_entry(const std::string& name, const std::string& key, Entry& target,
+                              Bytes value, uint64_t ttl_ms, Commit commit, bool keep_chain) {
     cancel_expiry(target);
     const Index version = commit.index();
     // Clearing the chain destroys the commits of the writes it replaces: they are released.
@@ -145,6 +152,8 @@ void MapResource::write(const std::string& name, const std::string& key, Bytes v
         target.expiry =
             executor_->schedule(ttl_ms, [this, name, key, version] { expire(name, key, version); });
     }
+    // Most maps have no watchers: skip building the event (copies of the key and value).
+    if (maps_.at(name).watches.empty()) return;
     tell_watchers(name, MapChanged{name, key, MapChange::written, target.value, version});
 }
 

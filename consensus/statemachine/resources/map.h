@@ -88,6 +88,9 @@ private:
     // writes before it.
     void write(const std::string& name, const std::string& key, Bytes value, uint64_t ttl_ms,
                statemachine::Commit commit, bool keep_chain);
+    // The same on the key's entry, already found (or just created, empty).
+    void write_entry(const std::string& name, const std::string& key, Entry& target, Bytes value,
+                     uint64_t ttl_ms, statemachine::Commit commit, bool keep_chain);
     void expire(const std::string& name, const std::string& key, Index version);
     // Removes a key (cancelling its expiry) and tells the watchers.
     void erase(const std::string& name, std::map<std::string, Entry>::iterator entry,
