@@ -620,7 +620,8 @@ TEST_F(ConsensusProcessTest, ALeavingLeaderHandsOverToAnAvailableVoter) {
 // node's wall clock jumps 2 hours ahead (libfaketime, its offset read from a file at each
 // call; the steady clock left alone), and a session that made a request a moment before is
 // still there. On the wall clock, the next entry was 2 hours later in log time than its last
-// request, and every session expired at once.
+// request, and every session expired at once. The server runs on glibc's malloc here: libfaketime
+// cannot be loaded beside jemalloc (consensus/server/CMakeLists.txt).
 TEST(WallClockStepProcessTest, AForwardStepOfTheWallClockExpiresNoSession) {
     const std::string faketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
     if (!std::filesystem::exists(faketime)) {
@@ -636,7 +637,7 @@ TEST(WallClockStepProcessTest, AForwardStepOfTheWallClockExpiresNoSession) {
     environment.set("FAKETIME_DONT_FAKE_MONOTONIC", "1");
     ClusterOptions options;
     options.logstore_binary = COPYCAT_LOGSTORE_BINARY;
-    options.consensus_binary = COPYCAT_CONSENSUS_BINARY;
+    options.consensus_binary = COPYCAT_CONSENSUS_GLIBC_MALLOC_BINARY;
     ProcessCluster cluster(options);
     cluster.start_all();
     zmq::context_t context(1);
