@@ -1,5 +1,6 @@
 #include "common/config.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <fstream>
@@ -193,6 +194,22 @@ std::vector<std::pair<std::string, std::string>> effective_config_fields(
         fields.emplace_back(name, is_secret(name) ? "<redacted>" : value_text(variable.value()));
     }
     return fields;
+}
+
+std::vector<std::string> split_list(std::string_view text) {
+    std::vector<std::string> items;
+    size_t start = 0;
+    while (start <= text.size()) {
+        size_t comma = std::min(text.find(',', start), text.size());
+        std::string_view item = text.substr(start, comma - start);
+        const size_t first = item.find_first_not_of(' ');
+        if (first != std::string_view::npos) {
+            item = item.substr(first, item.find_last_not_of(' ') - first + 1);
+            items.emplace_back(item);
+        }
+        start = comma + 1;
+    }
+    return items;
 }
 
 }  // namespace copycat

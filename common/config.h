@@ -58,6 +58,10 @@ ParseOutcome parse_config(int argc, const char* const argv[],
                           const po::options_description& options, std::string_view program_name,
                           std::string_view usage_text);
 
+// The items of a comma-separated flag value ("a, b,,c" -> a, b, c): spaces around an item are
+// trimmed and empty items dropped.
+std::vector<std::string> split_list(std::string_view text);
+
 // "data-dir" -> "COPYCAT_DATA_DIR".
 std::string environment_variable_for(std::string_view option_name);
 

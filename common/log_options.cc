@@ -1,5 +1,6 @@
 #include "common/log_options.h"
 
+#include "common/config.h"
 #include "common/log.h"
 
 namespace po = boost::program_options;
@@ -40,6 +41,18 @@ void apply_logging_options(const po::variables_map& variables, std::string_view 
         Result<log::Format> format = log::parse_format(variables["log-format"].as<std::string>());
         if (format.is_ok()) log::set_format(*format);
     }
+}
+
+void log_effective_configuration(const po::variables_map& variables,
+                                 const std::vector<std::pair<std::string, std::string>>& derived) {
+    log::Fields fields;
+    for (const auto& [name, value] : effective_config_fields(variables)) {
+        fields.emplace_back(name, value);
+    }
+    for (const auto& [name, value] : derived) {
+        if (variables.count(name) == 0) fields.emplace_back(name, value);
+    }
+    log::info("effective configuration", fields);
 }
 
 }  // namespace copycat

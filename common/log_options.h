@@ -4,7 +4,10 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace copycat {
 
@@ -15,5 +18,12 @@ boost::program_options::options_description logging_options();
 // Sets the log's node name, threshold and format from variables parsed with logging_options().
 void apply_logging_options(const boost::program_options::variables_map& variables,
                            std::string_view node);
+
+// Logs "effective configuration" once at start-up (CONVENTIONS.md, Processes): every option
+// with a value (effective_config_fields), then `derived`: values main worked out for options
+// left unset whose defaults depend on others ("listen" from --id), each shown only when its
+// option was not given.
+void log_effective_configuration(const boost::program_options::variables_map& variables,
+                                 const std::vector<std::pair<std::string, std::string>>& derived);
 
 }  // namespace copycat

@@ -54,15 +54,6 @@ po::options_description options_description() {
     return o;
 }
 
-std::vector<std::string> split_commas(const std::string& text) {
-    std::vector<std::string> items;
-    std::stringstream stream(text);
-    for (std::string item; std::getline(stream, item, ',');) {
-        if (!item.empty()) items.push_back(item);
-    }
-    return items;
-}
-
 Micros micros_of(const po::variables_map& vm, const char* name) {
     return Micros(vm[name].as<Duration>().microseconds());
 }
@@ -93,7 +84,7 @@ Result<GatewayConfig> gateway_config(const po::variables_map& vm) {
                                        : "tcp://127.0.0.1:" + std::to_string(7000 + g - 1);
     config.http = vm.count("http") ? vm["http"].as<std::string>()
                                    : "127.0.0.1:" + std::to_string(9000 + g - 1);
-    config.core.node_endpoints = split_commas(vm["nodes"].as<std::string>());
+    config.core.node_endpoints = split_list(vm["nodes"].as<std::string>());
     config.core.request_timeout = micros_of(vm, "request-timeout");
     config.core.keep_alive_window = micros_of(vm, "keep-alive-window");
     config.core.status_interval = micros_of(vm, "status-interval");
@@ -148,12 +139,8 @@ int gateway_main(int argc, const char* const argv[]) {
         std::cerr << kProgram << ": " << config.status().message() << "\n";
         return 2;
     }
-    log::Fields fields;
-    for (const auto& [name, value] : effective_config_fields(vm)) fields.emplace_back(name, value);
     // Defaults that depend on --id, shown as they came out.
-    if (vm.count("listen") == 0) fields.emplace_back("listen", config->listen);
-    if (vm.count("http") == 0) fields.emplace_back("http", config->http);
-    log::info("effective configuration", fields);
+    log_effective_configuration(vm, {{"listen", config->listen}, {"http", config->http}});
     return serve(*config);
 }
 

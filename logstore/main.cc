@@ -102,12 +102,9 @@ int run_serve(int argc, const char* const argv[]) {
         std::cerr << "copycat-logstore: " << options.status().message() << "\n";
         return 2;
     }
-    log::Fields fields;
-    for (const auto& [name, value] : effective_config_fields(vm)) fields.emplace_back(name, value);
-    if (!vm.count("listen")) fields.emplace_back("listen", options->listen_endpoint);
-    if (!vm.count("http")) fields.emplace_back("http", options->http_address);
-    if (!vm.count("data-dir")) fields.emplace_back("data-dir", options->data_dir);
-    log::info("effective configuration", fields);
+    log_effective_configuration(vm, {{"listen", options->listen_endpoint},
+                                     {"http", options->http_address},
+                                     {"data-dir", options->data_dir}});
     return logstore::serve(*options);
 }
 

@@ -83,9 +83,7 @@ std::string make_key(uint64_t number, size_t size) {
 class Load {
 public:
     Load(const Settings& settings, Record& record)
-        : settings_(settings), record_(record), random_(std::random_device{}()) {
-        value_.assign(settings.val_size, 'v');
-    }
+        : settings_(settings), record_(record), random_(std::random_device{}()) {}
 
     // Starts an operation on `client` if any is left; false when all are issued.
     bool issue(Client& client) {
@@ -202,7 +200,6 @@ private:
 
     const Settings& settings_;
     Record& record_;
-    std::string value_;
     std::atomic<uint64_t> issued_{0};
     std::atomic<uint64_t> completed_{0};
     std::mutex done_mutex_;
@@ -478,20 +475,10 @@ Result<Consistency> parse_consistency(const std::string& text) {
                             text + "'");
 }
 
-std::vector<std::string> split(const std::string& text) {
-    std::vector<std::string> items;
-    std::string item;
-    std::stringstream in(text);
-    while (std::getline(in, item, ',')) {
-        if (!item.empty()) items.push_back(item);
-    }
-    return items;
-}
-
 Result<Settings> settings_from(const std::string& op, const po::variables_map& vm) {
     Settings s;
     s.op = op;
-    s.client.endpoints = split(vm["endpoints"].as<std::string>());
+    s.client.endpoints = split_list(vm["endpoints"].as<std::string>());
     s.client.dial_timeout =
         std::chrono::milliseconds(vm["dial-timeout"].as<Duration>().milliseconds());
     s.client.command_timeout =

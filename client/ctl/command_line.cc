@@ -1,4 +1,5 @@
 #include "client/ctl/command_line.h"
+#include "common/config.h"
 
 #include <algorithm>
 #include <boost/program_options.hpp>
@@ -245,17 +246,7 @@ void store_environment(const Environment& environment, const po::options_descrip
 }
 
 Result<std::vector<std::string>> endpoint_list(const std::string& text) {
-    std::vector<std::string> endpoints;
-    size_t start = 0;
-    while (start <= text.size()) {
-        size_t comma = text.find(',', start);
-        if (comma == std::string::npos) comma = text.size();
-        std::string endpoint = text.substr(start, comma - start);
-        endpoint.erase(0, endpoint.find_first_not_of(' '));
-        endpoint.erase(endpoint.find_last_not_of(' ') + 1);
-        if (!endpoint.empty()) endpoints.push_back(endpoint);
-        start = comma + 1;
-    }
+    std::vector<std::string> endpoints = split_list(text);
     if (endpoints.empty()) return invalid_argument("--endpoints names no endpoint");
     return endpoints;
 }

@@ -79,15 +79,6 @@ Result<raft::MemberType> member_type_named(const std::string& name) {
     return invalid_argument("--join-type takes active, passive or reserve, not '" + name + "'");
 }
 
-std::vector<std::string> split_commas(const std::string& text) {
-    std::vector<std::string> items;
-    std::stringstream stream(text);
-    for (std::string item; std::getline(stream, item, ',');) {
-        if (!item.empty()) items.push_back(item);
-    }
-    return items;
-}
-
 // tidy: long-function (one assignment per flag; splitting it would only scatter them)
 Result<ServerOptions> server_options(const po::variables_map& vm) {
     ServerOptions o;
@@ -116,7 +107,7 @@ Result<ServerOptions> server_options(const po::variables_map& vm) {
         if (!peers.is_ok()) return peers.status();
         o.initial_cluster = std::move(peers.value());
     }
-    if (vm.count("join")) o.join_endpoints = split_commas(vm["join"].as<std::string>());
+    if (vm.count("join")) o.join_endpoints = split_list(vm["join"].as<std::string>());
     Result<raft::MemberType> type = member_type_named(vm["join-type"].as<std::string>());
     if (!type.is_ok()) return type.status();
     o.join_type = *type;
@@ -189,12 +180,9 @@ int consensus_main(int argc, const char* const argv[], std::string_view program_
         std::cerr << program_name << ": " << options.status().message() << "\n";
         return 2;
     }
-    log::Fields fields;
-    for (const auto& [name, value] : effective_config_fields(vm)) fields.emplace_back(name, value);
-    fields.emplace_back("peer-listen", options->peer_listen);
-    fields.emplace_back("client-listen", options->client_listen);
-    fields.emplace_back("logstore", options->logstore_endpoint);
-    log::info("effective configuration", fields);
+    log_effective_configuration(vm, {{"peer-listen", options->peer_listen},
+                                     {"client-listen", options->client_listen},
+                                     {"logstore", options->logstore_endpoint}});
     return serve(*options, factory);
 }
 

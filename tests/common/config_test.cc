@@ -177,5 +177,13 @@ TEST(ConfigSources, ReadsArgumentsAndOnlyCopycatVariables) {
     for (const auto& [name, value] : sources.environment) EXPECT_TRUE(name.starts_with("COPYCAT_"));
 }
 
+TEST(SplitList, TrimsItemsAndDropsEmptyOnes) {
+    EXPECT_EQ(split_list("a, b,,c ,"), (std::vector<std::string>{"a", "b", "c"}));
+    EXPECT_EQ(split_list("tcp://127.0.0.1:7000"),
+              (std::vector<std::string>{"tcp://127.0.0.1:7000"}));
+    EXPECT_TRUE(split_list("").empty());
+    EXPECT_TRUE(split_list(" , ,").empty());
+}
+
 }  // namespace
 }  // namespace copycat

@@ -104,15 +104,12 @@ TEST(ClientProcess, BenchPutRunFinishesThroughALeaderKillAndEveryAcknowledgedKey
     EXPECT_GT(acknowledged.size(), 3000u) << bench->output();
     auto reader = connect(cluster);
     ASSERT_NE(reader, nullptr);
-    size_t checked = 0;
     for (const auto& [key, value] : acknowledged) {
         auto got = reader->query(resources::MapGet{"bench", key}, Consistency::linearizable).get();
         ASSERT_TRUE(got.is_ok()) << key << ": " << got.status().to_string();
         ASSERT_TRUE(got->value.has_value()) << "acknowledged key " << key << " is missing";
         ASSERT_EQ(text_of(*got->value), value) << "key " << key;
-        ++checked;
     }
-    EXPECT_EQ(checked, acknowledged.size());
     EXPECT_TRUE(reader->close().is_ok());
 }
 
