@@ -15,6 +15,13 @@ StatusCode status_code_for(fb::ErrorCode code) {
     }
 }
 
+// The reply, or its ErrorResponse as a Status.
+Result<Reply> answer(Reply reply) {
+    Status error = reply.error();
+    if (!error.is_ok()) return error;
+    return reply;
+}
+
 }  // namespace
 
 Reply::Reply(zmq::message_t message) : bytes_(std::move(message)) {
@@ -59,6 +66,16 @@ std::optional<Reply> StorageClient::receive(std::chrono::milliseconds timeout) {
 Result<Reply> StorageClient::call(std::span<const uint8_t> request, uint64_t request_id,
                                   std::chrono::milliseconds timeout) {
     COPYCAT_RETURN_IF_ERROR(send(request));
+    return wait_for(request_id, timeout);
+}
+
+Result<Reply> StorageClient::wait_for(uint64_t request_id, std::chrono::milliseconds timeout) {
+    for (auto it = kept_.begin(); it != kept_.end(); ++it) {
+        if (it->request_id() != request_id) continue;
+        Reply reply = std::move(*it);
+        kept_.erase(it);
+        return answer(std::move(reply));
+    }
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -72,9 +89,7 @@ Result<Reply> StorageClient::call(std::span<const uint8_t> request, uint64_t req
             kept_.push_back(std::move(reply));
             continue;
         }
-        Status error = reply.error();
-        if (!error.is_ok()) return error;
-        return reply;
+        return answer(std::move(reply));
     }
     return Status(StatusCode::timeout,
                   "no reply from the logstore to request " + std::to_string(request_id));

@@ -56,6 +56,9 @@ public:
     // An ErrorResponse comes back as a Status with its message.
     Result<Reply> call(std::span<const uint8_t> request, uint64_t request_id,
                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    // The second half of call(): waits for the reply carrying request_id, keeping others.
+    Result<Reply> wait_for(uint64_t request_id,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
     zmq::socket_t& socket() { return socket_; }
 

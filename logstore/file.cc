@@ -122,8 +122,8 @@ Result<File> lock_file(const std::string& path) {
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno == EWOULDBLOCK) {
             return io_error(path +
-                            " is locked by another process: is another copycat-logstore "
-                            "running on this data directory?");
+                            " is locked by another process: is another one running on this "
+                            "data directory?");
         }
         return errno_status("cannot lock", path);
     }

@@ -88,6 +88,20 @@ void find_orphans(const std::string& dir, Report* report) {
     }
 }
 
+// Released records over records: with the version, what minor compaction weighs
+// (compactor/README.md, "How runs are chosen").
+double released_ratio(const SegmentSummary& s) {
+    return s.records == 0 ? 0.0 : static_cast<double>(s.released) / static_cast<double>(s.records);
+}
+
+std::string percent(double ratio) {
+    std::ostringstream text;
+    text.setf(std::ios::fixed);
+    text.precision(1);
+    text << ratio * 100 << "%";
+    return text.str();
+}
+
 void print_text(const Report& r, std::ostream& out) {
     out << "log " << r.directory << "\n";
     out << "term " << r.meta.term << ", vote " << r.meta.vote << ", configuration index "
@@ -99,7 +113,8 @@ void print_text(const Report& r, std::ostream& out) {
         out << "  " << s.summary.file_name << "  " << (s.summary.sealed ? "sealed" : "active")
             << "  version " << s.summary.version << "  index " << s.summary.first_index << ".."
             << s.summary.last_index << "  entries " << s.summary.records << "  released "
-            << s.summary.released << "  bytes " << s.summary.size_bytes;
+            << s.summary.released << " (" << percent(released_ratio(s.summary)) << ")  bytes "
+            << s.summary.size_bytes;
         if (!s.torn_tail.empty()) out << "  torn tail: " << s.torn_tail;
         out << "\n";
     }
@@ -119,6 +134,7 @@ void print_json(const Report& r, std::ostream& out) {
         json.field("version", s.summary.version).field("sealed", s.summary.sealed);
         json.field("first_index", s.summary.first_index).field("last_index", s.summary.last_index);
         json.field("entries", s.summary.records).field("released", s.summary.released);
+        json.field("released_ratio", released_ratio(s.summary));
         json.field("size_bytes", s.summary.size_bytes).field("torn_tail", s.torn_tail).end_object();
     }
     json.end_array().key("orphans").begin_array();

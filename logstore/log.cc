@@ -23,6 +23,19 @@ bool ends_with(const std::string& text, const std::string& suffix) {
 
 std::string n(uint64_t value) { return std::to_string(value); }
 
+// Whether name is a file a compactor writes (FORMAT.md, "Compaction leftovers"): a compacted
+// version being written (segment-<id>-v<version>.log.tmp, never live), a segment file of
+// version 2 and up, or the bitmap of one. *segment: the segment file whose liveness keeps it.
+bool is_compaction_output(const std::string& name, std::string* segment) {
+    uint64_t id = 0, version = 0;
+    if (ends_with(name, ".log.tmp")) {
+        *segment = name;
+        return parse_segment_file_name(name.substr(0, name.size() - 4), &id, &version);
+    }
+    *segment = ends_with(name, ".release") ? name.substr(0, name.size() - 8) + ".log" : name;
+    return parse_segment_file_name(*segment, &id, &version) && version >= 2;
+}
+
 }  // namespace
 
 Status validate(const LogOptions& options) {
@@ -412,6 +425,38 @@ std::vector<SegmentSummary> SegmentedLog::segments() const {
     return summaries;
 }
 
+std::vector<SegmentBits> SegmentedLog::release_bits(std::span<const uint64_t> ids) const {
+    std::vector<SegmentBits> found;
+    for (size_t i = 0; i + 1 < segments_.size(); ++i) {
+        const Segment& s = *segments_[i];
+        if (std::find(ids.begin(), ids.end(), s.id()) == ids.end()) continue;
+        SegmentBits bits{s.id(), s.version(), s.record_count(), {}};
+        bits.bits.resize((s.record_count() + 7) / 8, 0);
+        for (uint64_t k = 0; k < s.record_count(); ++k) {
+            if (s.is_released_ordinal(k)) bits.bits[k / 8] |= static_cast<uint8_t>(1u << (k % 8));
+        }
+        found.push_back(std::move(bits));
+    }
+    return found;
+}
+
+Result<std::vector<std::string>> SegmentedLog::remove_leftovers() {
+    if (failed()) return failure_;
+    std::set<std::string> live;
+    for (const auto& segment : segments_) live.insert(segment->file_name());
+    Result<std::vector<std::string>> names = list_directory(options_.directory);
+    if (!names.is_ok()) return names.status();
+    std::vector<std::string> removed;
+    for (const std::string& name : *names) {
+        std::string segment;
+        if (!is_compaction_output(name, &segment) || live.count(segment) > 0) continue;
+        COPYCAT_RETURN_IF_ERROR(remove_file(path(name)));
+        removed.push_back(name);
+    }
+    if (!removed.empty()) COPYCAT_RETURN_IF_ERROR(sync_directory(options_.directory));
+    return removed;
+}
+
 Status SegmentedLog::verify_compacted(std::span<const uint64_t> replaces, const Segment& candidate,
                                       size_t* first_position) const {
     auto first = std::find_if(segments_.begin(), segments_.end(),
@@ -468,8 +513,10 @@ Result<SegmentSummary> SegmentedLog::install_segment(std::span<const uint64_t> r
     if (replaces.empty() || !parse_segment_file_name(file_name, &id, &version)) {
         return invalid_argument("install needs segments to replace and a segment file name");
     }
+    // Records are checked against the ceiling, as at start-up: the compacted file holds records
+    // written before any lowering of the entry limit.
     Result<std::unique_ptr<Segment>> candidate = Segment::open(
-        options_.directory, file_name, Segment::Kind::sealed, options_.entry_max_bytes, nullptr);
+        options_.directory, file_name, Segment::Kind::sealed, kEntryMaxBytesCeiling, nullptr);
     if (!candidate.is_ok()) {
         return invalid_argument("compacted segment refused: " + candidate.status().message());
     }

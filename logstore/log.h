@@ -55,6 +55,17 @@ struct SegmentSummary {
     bool sealed = false;
 };
 
+// The release bits of one sealed segment (ReleaseBitsResponse): bit k % 8 of byte k / 8 is the
+// bit of its k-th record.
+struct SegmentBits {
+    uint64_t id = 0;
+    uint64_t version = 0;
+    uint64_t records = 0;
+    std::vector<uint8_t> bits;
+
+    bool released(uint64_t ordinal) const { return (bits[ordinal / 8] >> (ordinal % 8)) & 1; }
+};
+
 struct EntryRef {  // an entry to append; the payload is not copied until append
     uint64_t index = 0;
     uint64_t term = 0;
@@ -98,10 +109,17 @@ public:
     Status save_release_bitmaps();
 
     std::vector<SegmentSummary> segments() const;
+    // The release bits of the sealed segments named in ids, in log order; ids that are not
+    // sealed segments are left out.
+    std::vector<SegmentBits> release_bits(std::span<const uint64_t> ids) const;
     // Replaces the sealed segments `replaces` by the compacted file `file_name` (FORMAT.md,
-    // "Install a compacted segment").
+    // "Compaction: rewrite and swap").
     Result<SegmentSummary> install_segment(std::span<const uint64_t> replaces,
                                            const std::string& file_name);
+    // Removes the files a compactor may have left (FORMAT.md, "Compaction leftovers") that the
+    // manifest does not name; returns their names. Refused after an I/O failure, when what is
+    // on disk may differ from what the log holds.
+    Result<std::vector<std::string>> remove_leftovers();
 
 private:
     SegmentedLog(LogOptions options, File lock, MetaStore meta_store);

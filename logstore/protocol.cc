@@ -75,6 +75,15 @@ std::vector<uint8_t> make_release(uint64_t request_id, std::span<const uint64_t>
     return finish_message(builder, request_id, fb::CreateReleaseRequest(builder, list));
 }
 
+std::vector<uint8_t> make_set_indexes(uint64_t request_id, uint64_t commit_index,
+                                      uint64_t global_index, uint64_t snapshot_index,
+                                      uint64_t minor_index) {
+    flatbuffers::FlatBufferBuilder builder(96);
+    return finish_message(builder, request_id,
+                          fb::CreateSetIndexesRequest(builder, commit_index, global_index,
+                                                      snapshot_index, minor_index));
+}
+
 std::vector<uint8_t> make_status(uint64_t request_id) {
     flatbuffers::FlatBufferBuilder builder(64);
     return finish_message(builder, request_id, fb::CreateStatusRequest(builder));
@@ -99,6 +108,31 @@ std::vector<uint8_t> make_install_segment(uint64_t request_id, std::span<const u
                           fb::CreateInstallSegmentRequest(builder, list, name));
 }
 
+std::vector<uint8_t> make_release_bits(uint64_t request_id, std::span<const uint64_t> segments) {
+    flatbuffers::FlatBufferBuilder builder(64 + segments.size() * 8);
+    auto list = builder.CreateVector(segments.data(), segments.size());
+    return finish_message(builder, request_id, fb::CreateReleaseBitsRequest(builder, list));
+}
+
+std::vector<uint8_t> make_remove_leftovers(uint64_t request_id) {
+    flatbuffers::FlatBufferBuilder builder(64);
+    return finish_message(builder, request_id, fb::CreateRemoveLeftoversRequest(builder));
+}
+
+std::vector<uint8_t> make_compact(uint64_t request_id, bool major) {
+    flatbuffers::FlatBufferBuilder builder(64);
+    return finish_message(builder, request_id, fb::CreateCompactRequest(builder, major));
+}
+
+fb::ErrorCode error_code_for(StatusCode code) {
+    switch (code) {
+        case StatusCode::invalid_argument: return fb::ErrorCode::InvalidArgument;
+        case StatusCode::out_of_range: return fb::ErrorCode::OutOfRange;
+        case StatusCode::conflict: return fb::ErrorCode::Conflict;
+        default: return fb::ErrorCode::IoError;
+    }
+}
+
 std::vector<uint8_t> make_error(uint64_t request_id, fb::ErrorCode code,
                                 const std::string& message) {
     flatbuffers::FlatBufferBuilder builder(128 + message.size());
@@ -118,6 +152,38 @@ std::vector<Entry> entries_of(const flatbuffers::Vector<flatbuffers::Offset<fb::
         entries.push_back(std::move(copy));
     }
     return entries;
+}
+
+flatbuffers::Offset<fb::SegmentInfo> build_segment_info(flatbuffers::FlatBufferBuilder& builder,
+                                                        const SegmentSummary& s) {
+    auto name = builder.CreateString(s.file_name);
+    return fb::CreateSegmentInfo(builder, s.id, s.version, name, s.first_index, s.last_index,
+                                 s.records, s.released, s.size_bytes, s.sealed);
+}
+
+SegmentSummary summary_of(const fb::SegmentInfo& info) {
+    return SegmentSummary{info.id(),
+                          info.version(),
+                          info.file_name() != nullptr ? info.file_name()->str() : "",
+                          info.first_index(),
+                          info.last_index(),
+                          info.entries(),
+                          info.released(),
+                          info.size_bytes(),
+                          info.sealed()};
+}
+
+flatbuffers::Offset<fb::SegmentBits> build_segment_bits(flatbuffers::FlatBufferBuilder& builder,
+                                                        const SegmentBits& bits) {
+    auto bytes = builder.CreateVector(bits.bits);
+    return fb::CreateSegmentBits(builder, bits.id, bits.version, bits.records, bytes);
+}
+
+std::optional<SegmentBits> segment_bits_of(const fb::SegmentBits& bits) {
+    SegmentBits copy{bits.id(), bits.version(), bits.records(), {}};
+    if (bits.bits() != nullptr) copy.bits.assign(bits.bits()->begin(), bits.bits()->end());
+    if (copy.bits.size() < (copy.records + 7) / 8) return std::nullopt;
+    return copy;
 }
 
 }  // namespace copycat::logstore

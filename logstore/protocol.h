@@ -5,10 +5,12 @@
 #include <flatbuffers/flatbuffers.h>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "logstore/log.h"
 #include "logstore/record.h"
 #include "schemas/storage_generated.h"
 
@@ -44,13 +46,30 @@ std::vector<uint8_t> make_save_configuration(uint64_t request_id, uint64_t index
 // claim_writer: see LoadMetaRequest in schemas/storage.fbs.
 std::vector<uint8_t> make_load_meta(uint64_t request_id, bool claim_writer = false);
 std::vector<uint8_t> make_release(uint64_t request_id, std::span<const uint64_t> indexes);
+std::vector<uint8_t> make_set_indexes(uint64_t request_id, uint64_t commit_index,
+                                      uint64_t global_index, uint64_t snapshot_index,
+                                      uint64_t minor_index);
 std::vector<uint8_t> make_status(uint64_t request_id);
 std::vector<uint8_t> make_term_at(uint64_t request_id, uint64_t index);
 std::vector<uint8_t> make_list_segments(uint64_t request_id);
 std::vector<uint8_t> make_install_segment(uint64_t request_id, std::span<const uint64_t> replaces,
                                           const std::string& file_name);
+std::vector<uint8_t> make_release_bits(uint64_t request_id, std::span<const uint64_t> segments);
+std::vector<uint8_t> make_remove_leftovers(uint64_t request_id);
+// To copycat-compactor: compact now (schemas/storage.fbs, CompactRequest).
+std::vector<uint8_t> make_compact(uint64_t request_id, bool major);
+// The ErrorCode a refusal with this Status code is sent with.
+fb::ErrorCode error_code_for(StatusCode code);
 std::vector<uint8_t> make_error(uint64_t request_id, fb::ErrorCode code,
                                 const std::string& message);
+
+flatbuffers::Offset<fb::SegmentInfo> build_segment_info(flatbuffers::FlatBufferBuilder& builder,
+                                                        const SegmentSummary& summary);
+SegmentSummary summary_of(const fb::SegmentInfo& info);
+flatbuffers::Offset<fb::SegmentBits> build_segment_bits(flatbuffers::FlatBufferBuilder& builder,
+                                                        const SegmentBits& bits);
+// nullopt when the bits are fewer than the records need (a reply that does not verify as ours).
+std::optional<SegmentBits> segment_bits_of(const fb::SegmentBits& bits);
 
 std::vector<Entry> entries_of(const flatbuffers::Vector<flatbuffers::Offset<fb::Entry>>* list);
 

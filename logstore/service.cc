@@ -16,15 +16,6 @@ prometheus::Histogram::BucketBoundaries batch_buckets() {
     return buckets;
 }
 
-fb::ErrorCode error_code_for(StatusCode code) {
-    switch (code) {
-        case StatusCode::invalid_argument: return fb::ErrorCode::InvalidArgument;
-        case StatusCode::out_of_range: return fb::ErrorCode::OutOfRange;
-        case StatusCode::conflict: return fb::ErrorCode::Conflict;
-        default: return fb::ErrorCode::IoError;
-    }
-}
-
 }  // namespace
 
 LogstoreMetrics::LogstoreMetrics(Metrics& metrics)
@@ -101,6 +92,9 @@ StorageService::Reply StorageService::dispatch(const fb::StorageMessage& m, cons
         case fb::Body::ListSegmentsRequest: return on_list_segments(id);
         case fb::Body::InstallSegmentRequest:
             return on_install_segment(id, *m.body_as_InstallSegmentRequest());
+        case fb::Body::ReleaseBitsRequest:
+            return on_release_bits(id, *m.body_as_ReleaseBitsRequest());
+        case fb::Body::RemoveLeftoversRequest: return on_remove_leftovers(id);
         default:
             log::warn_once("storage: not a request", "a message that is not a request",
                            {{"type", fb::EnumNameBody(m.body_type())}});
@@ -280,17 +274,6 @@ StorageService::Reply StorageService::on_term_at(uint64_t id, const fb::TermAtRe
         fb::CreateTermAtResponse(builder, request.index(), term.value_or(0), term.has_value()));
 }
 
-namespace {
-
-flatbuffers::Offset<fb::SegmentInfo> build_segment_info(flatbuffers::FlatBufferBuilder& builder,
-                                                        const SegmentSummary& s) {
-    auto name = builder.CreateString(s.file_name);
-    return fb::CreateSegmentInfo(builder, s.id, s.version, name, s.first_index, s.last_index,
-                                 s.records, s.released, s.size_bytes, s.sealed);
-}
-
-}  // namespace
-
 StorageService::Reply StorageService::on_list_segments(uint64_t id) {
     flatbuffers::FlatBufferBuilder builder(1024);
     std::vector<flatbuffers::Offset<fb::SegmentInfo>> infos;
@@ -312,6 +295,33 @@ StorageService::Reply StorageService::on_install_segment(uint64_t id,
     flatbuffers::FlatBufferBuilder builder(256);
     auto info = build_segment_info(builder, *installed);
     return finish_message(builder, id, fb::CreateInstallSegmentResponse(builder, info));
+}
+
+StorageService::Reply StorageService::on_release_bits(uint64_t id,
+                                                      const fb::ReleaseBitsRequest& request) {
+    std::vector<SegmentBits> found;
+    if (request.segments() != nullptr) {
+        found = log_.release_bits(
+            std::span<const uint64_t>(request.segments()->data(), request.segments()->size()));
+    }
+    size_t bytes = 0;
+    for (const SegmentBits& bits : found) bytes += bits.bits.size();
+    flatbuffers::FlatBufferBuilder builder(256 + bytes + found.size() * 64);
+    std::vector<flatbuffers::Offset<fb::SegmentBits>> list;
+    for (const SegmentBits& bits : found) list.push_back(build_segment_bits(builder, bits));
+    auto segments = builder.CreateVector(list);
+    return finish_message(builder, id, fb::CreateReleaseBitsResponse(builder, segments));
+}
+
+StorageService::Reply StorageService::on_remove_leftovers(uint64_t id) {
+    Result<std::vector<std::string>> removed = log_.remove_leftovers();
+    if (!removed.is_ok()) return refuse(id, removed.status());
+    for (const std::string& name : *removed) {
+        log::info("removed a compaction leftover the manifest does not name", {{"file", name}});
+    }
+    flatbuffers::FlatBufferBuilder builder(128);
+    auto names = builder.CreateVectorOfStrings(*removed);
+    return finish_message(builder, id, fb::CreateRemoveLeftoversResponse(builder, names));
 }
 
 void StorageService::refresh_gauges() {

@@ -88,6 +88,8 @@ private:
     Reply on_term_at(uint64_t id, const fb::TermAtRequest& request);
     Reply on_list_segments(uint64_t id);
     Reply on_install_segment(uint64_t id, const fb::InstallSegmentRequest& request);
+    Reply on_release_bits(uint64_t id, const fb::ReleaseBitsRequest& request);
+    Reply on_remove_leftovers(uint64_t id);
     Reply refuse(uint64_t id, const Status& status);
     Reply meta_reply(uint64_t id);
 

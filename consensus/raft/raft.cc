@@ -1,6 +1,7 @@
 #include "consensus/raft/raft.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "common/assert.h"
 #include "consensus/raft/plants.h"
@@ -290,7 +291,7 @@ void Raft::become_leader() {
     round_ = 0;
     round_start_tick_.clear();
     Entry initialize{
-        hard_state_.term, log_.last_index() + 1, EntryType::initialize, now_ms_, 0, {}};
+        hard_state_.term, log_.last_index() + 1, EntryType::initialize, stamp(), 0, {}};
     first_index_of_term_ = initialize.index;
     append_local({std::move(initialize)});
     last_heartbeat_ = ticks_;
@@ -440,6 +441,25 @@ void Raft::accept_leader(Term term, NodeId leader) {
     reset_election_timer();
 }
 
+namespace {
+
+// What a leader never sends: entries out of order, at or before prev_index, or with terms going
+// back or past the request's term.
+bool well_formed(const AppendRequest& request) {
+    Index previous = request.prev_index;
+    Term previous_term = request.prev_term;
+    for (const Entry& entry : request.entries) {
+        if (entry.index <= previous || entry.term < previous_term || entry.term > request.term) {
+            return false;
+        }
+        previous = entry.index;
+        previous_term = entry.term;
+    }
+    return true;
+}
+
+}  // namespace
+
 void Raft::handle(NodeId from, const AppendRequest& request) {
     if (request.term < hard_state_.term) {
         send(from, AppendResponse{hard_state_.term, false, log_.last_index(), request.round},
@@ -447,6 +467,7 @@ void Raft::handle(NodeId from, const AppendRequest& request) {
         return;
     }
     accept_leader(request.term, request.leader);
+    if (!well_formed(request)) return;
     global_index_ = std::max(global_index_, request.global_index);
     std::optional<Term> prev_term = log_.term_at(request.prev_index);
     if (request.prev_index > log_.last_index() || !prev_term) {
@@ -459,11 +480,16 @@ void Raft::handle(NodeId from, const AppendRequest& request) {
         send(from, AppendResponse{hard_state_.term, false, hint, request.round}, false);
         return;
     }
-    if (!append_from_leader(request.entries)) {
+    AppendOutcome outcome = append_from_leader(request);
+    if (outcome == AppendOutcome::reset) {
+        send(from, AppendResponse{hard_state_.term, false, 0, request.round, true}, true);
+        return;
+    }
+    if (outcome == AppendOutcome::refused) {
         send(from, AppendResponse{hard_state_.term, false, commit_index_, request.round}, false);
         return;
     }
-    Index verified = request.prev_index + request.entries.size();
+    Index verified = request.entries.empty() ? request.prev_index : request.entries.back().index;
     Index commit_to = std::min(request.commit_index, verified);
     if (COPYCAT_PLANT(follower_commits_past_verified)) {
         commit_to = std::min(request.commit_index, log_.last_index());
@@ -472,27 +498,47 @@ void Raft::handle(NodeId from, const AppendRequest& request) {
     send(from, AppendResponse{hard_state_.term, true, verified, request.round}, true);
 }
 
-// Appends what is new in entries, cutting a conflicting suffix first. False if the
-// conflict reaches a committed entry (the leader is wrong; nothing is changed).
-bool Raft::append_from_leader(const std::vector<Entry>& entries) {
-    size_t first_new = 0;
-    std::optional<Index> truncate_after;
-    for (; first_new < entries.size(); ++first_new) {
-        const Entry& entry = entries[first_new];
+// Appends what is new in the request, cutting a conflicting suffix first. The leader's log over
+// (prev_index, last entry] is its entries and the holes between them, each hole of the term of
+// the entry before it (log.h); the first index where this log differs from that is where the
+// suffix is cut. Refused if that reaches a committed entry (the leader is wrong; nothing is
+// changed); reset if taking the rest could miss deletes (must_reset).
+Raft::AppendOutcome Raft::append_from_leader(const AppendRequest& request) {
+    const std::vector<Entry>& entries = request.entries;
+    Index previous = request.prev_index;
+    Term previous_term = request.prev_term;
+    size_t first_new = entries.size();
+    std::optional<Index> conflict;
+    for (size_t i = 0; i < entries.size(); ++i) {
+        const Entry& entry = entries[i];
         // Entries a snapshot already covers are committed: nothing to compare or keep
         // (a delayed request after compaction; FINDINGS.md, seed 2834).
-        if (entry.index < log_.first_index()) continue;
-        std::optional<Term> existing = log_.term_at(entry.index);
-        if (!existing || entry.index > log_.last_index()) break;
-        if (*existing == entry.term) continue;
-        if (entry.index <= commit_index_) return false;
-        truncate_after = entry.index - 1;
-        break;
+        bool covered = entry.index < log_.first_index();
+        if (!covered) {
+            Index gap_end = std::min(entry.index - 1, log_.last_index());
+            conflict = log_.first_term_other_than(previous + 1, gap_end, previous_term);
+            if (!conflict && entry.index <= log_.last_index() &&
+                log_.term_at(entry.index) != entry.term) {
+                conflict = entry.index;
+            }
+            if (conflict || entry.index > log_.last_index()) {
+                first_new = i;
+                break;
+            }
+        }
+        previous = entry.index;
+        previous_term = entry.term;
     }
-    if (first_new == entries.size()) return true;
-    if (truncate_after) {
-        log_.truncate_after(*truncate_after);
-        forget_configurations_after(*truncate_after);
+    if (conflict && *conflict <= commit_index_) return AppendOutcome::refused;
+    if (first_new == entries.size()) return AppendOutcome::appended;
+    Index take_from = conflict ? *conflict : log_.last_index() + 1;
+    if (must_reset(request, take_from)) {
+        reset_log_and_state();
+        return AppendOutcome::reset;
+    }
+    if (conflict) {
+        log_.truncate_after(*conflict - 1);
+        forget_configurations_after(*conflict - 1);
     }
     std::vector<Entry> fresh(entries.begin() + static_cast<long>(first_new), entries.end());
     for (const Entry& entry : fresh) {
@@ -500,8 +546,42 @@ bool Raft::append_from_leader(const std::vector<Entry>& entries) {
         log_.append(entry);
     }
     apply_configuration_from_log();
-    persist(std::nullopt, truncate_after, std::move(fresh));
-    return true;
+    persist(std::nullopt, conflict ? std::optional<Index>(*conflict - 1) : std::nullopt,
+            std::move(fresh));
+    return AppendOutcome::appended;
+}
+
+// A follower that would take holes below the global index from the leader, while it holds
+// state of its own, may lack deletes the leader's log no longer has (they were removed once
+// every member that counted had them; this one did not count: copycat.md §4.12). Its state
+// could then keep writes those deletes undid: it must start again from nothing. Members the
+// global index counts have the log up to it, so they never take holes below it.
+bool Raft::must_reset(const AppendRequest& request, Index take_from) const {
+    bool holds_state = !log_.empty() || applied_index_ > 0 || snapshot_.has_value();
+    if (!holds_state || take_from >= request.global_index) return false;
+    Index end = std::min(request.global_index, request.entries.back().index + 1);
+    Index held = 0;
+    for (const Entry& entry : request.entries) {
+        if (entry.index >= take_from && entry.index < end) ++held;
+    }
+    return held < end - take_from;
+}
+
+void Raft::reset_log_and_state() {
+    log_ = RaftLog(1, 0);
+    log_configurations_.clear();
+    commit_index_ = 0;
+    applied_index_ = 0;
+    durable_index_ = 0;
+    snapshot_.reset();
+    receiving_.reset();
+    received_bytes_.clear();
+    for (auto& [seq, last] : unpersisted_) last = 0;
+    ready_.committed.clear();
+    ready_.install.reset();
+    ready_.reset = true;
+    persist(std::nullopt, std::nullopt, {});
+    ready_.persist.back().reset_log = true;
 }
 
 void Raft::handle(NodeId from, const ConfigureRequest& request) {
@@ -549,7 +629,10 @@ void Raft::replicate(NodeId to, bool heartbeat) {
     if (p.next_index < log_.first_index()) {
         if (send_snapshot_chunk(p) || !heartbeat) return;
     }
-    Index limit = member->type == MemberType::passive ? commit_index_ : log_.last_index();
+    // A passive member gets committed entries only; the limit is held (never a hole), so a
+    // request always carries an entry.
+    Index limit = member->type == MemberType::passive ? log_.held_at_or_before(commit_index_)
+                                                      : log_.last_index();
     bool window_open = p.inflight < options_.max_inflight_appends;
     if (window_open && p.next_index <= limit) {
         AppendRequest request = make_append(p.next_index - 1);
@@ -596,11 +679,19 @@ void Raft::handle(NodeId from, const AppendResponse& response) {
     Progress& p = *answering;
     p.inflight = p.inflight > 0 ? p.inflight - 1 : 0;
     confirm_round(p, response.round);
-    if (response.success) {
+    if (response.reset) {
+        p.match_index = 0;  // it dropped its log: everything goes again, from index 1
+        p.next_index = 1;
+        p.inflight = 0;
+    } else if (response.success) {
         p.match_index = std::max(p.match_index, response.index);
         p.next_index = std::max(p.next_index, p.match_index + 1);
         advance_commit();
     } else {
+        // A follower that reset answers with less than it once matched; so may a late success
+        // from before its reset have raised match_index again. Believe the lower figure, or
+        // its missing entries would never be sent.
+        p.match_index = std::min(p.match_index, response.index);
         p.next_index = std::max(p.match_index + 1, std::min(p.next_index, response.index + 1));
         p.inflight = 0;
     }
@@ -635,11 +726,15 @@ void Raft::advance_commit() {
     set_commit(candidate);
 }
 
+// The lowest index every member that keeps a log has stored (copycat.md §4.12). A member marked
+// unavailable still counts until it has been silent for global_suspend_ticks: deletes below the
+// global index may be compacted away, and a member that lacks them must not be caught up from
+// such a log (must_reset).
 void Raft::update_global_index(Index own) {
     Index lowest = own;
     for (const auto& progress : progress_) {
         const Member* member = configuration_.find(progress->id);
-        if (member == nullptr || member->type == MemberType::reserve || !member->available) {
+        if (member == nullptr || member->type == MemberType::reserve || suspended(*progress)) {
             continue;
         }
         lowest = std::min(lowest, progress->match_index);
@@ -647,12 +742,18 @@ void Raft::update_global_index(Index own) {
     global_index_ = std::max(global_index_, lowest);
 }
 
+bool Raft::suspended(const Progress& progress) const {
+    const Member* member = configuration_.find(progress.id);
+    return member != nullptr && !member->available &&
+           ticks_ - progress.last_response_tick > options_.global_suspend_ticks;
+}
+
 void Raft::set_commit(Index index) {
     index = std::min(index, log_.last_index());
     if (index <= commit_index_) return;
     commit_index_ = index;
-    for (Index i = applied_index_ + 1; i <= commit_index_; ++i) {
-        ready_.committed.push_back(log_.at(i));
+    for (Entry& entry : log_.slice(applied_index_ + 1, commit_index_, SIZE_MAX)) {
+        ready_.committed.push_back(std::move(entry));
     }
     applied_index_ = commit_index_;
     commit_configurations(commit_index_);
@@ -670,6 +771,15 @@ void Raft::append_local(std::vector<Entry> entries) {
     apply_configuration_from_log();
     persist(std::nullopt, std::nullopt, std::move(entries));
     replicate_pending_ = true;
+}
+
+// The timestamp of a new entry: this leader's clock, but never below the entry before it, so
+// that timestamps never go back along the log. Log time (the session layer's clock: the highest
+// timestamp applied) is then the timestamp of the last entry applied, and a replay that skips
+// entries compaction removed has the same log time at every entry it applies.
+uint64_t Raft::stamp() const {
+    const Entry* last = log_.find(log_.last_index());
+    return std::max(now_ms_, last != nullptr ? last->timestamp_ms : 0);
 }
 
 // --- reads ------------------------------------------------------------------------------------
@@ -788,7 +898,7 @@ Result<Index> Raft::propose(std::vector<uint8_t> payload, uint8_t compaction_mod
     }
     if (transfer_target_) return Status(StatusCode::unavailable, "leadership transfer under way");
     Entry entry{hard_state_.term, log_.last_index() + 1, EntryType::command,
-                now_ms_,          compaction_mode,       std::move(payload)};
+                stamp(),          compaction_mode,       std::move(payload)};
     Index index = entry.index;
     append_local({std::move(entry)});
     return index;
@@ -821,7 +931,7 @@ Result<Index> Raft::propose_configuration(std::vector<Member> members,
     }
     if (next.voters().empty()) return invalid_argument("a configuration needs a voter");
     Entry entry{hard_state_.term, next.index, EntryType::configuration,
-                now_ms_,          0,          encode_configuration(next)};
+                stamp(),          0,          encode_configuration(next)};
     append_local({std::move(entry)});
     return next.index;
 }
@@ -910,7 +1020,19 @@ void Raft::check_availability() {
     }
 }
 
-// --- snapshots --------------------------------------------------------------------------------
+// --- snapshots and compaction -------------------------------------------------------------------
+
+std::vector<Index> Raft::compact_log(Index minor_index) {
+    compaction::Indexes indexes;
+    indexes.commit = applied_index_;
+    indexes.minor = minor_index;
+    indexes.global = global_index_;
+    // Not the snapshot: the entries before it that the log keeps (snapshot_trailing_entries)
+    // are there to catch followers up without a snapshot, and a follower that applies them must
+    // get every one that matters; only compact_to() drops what the snapshot covers.
+    indexes.snapshot = 0;
+    return log_.compact(indexes);
+}
 
 void Raft::snapshot_taken(Snapshot snapshot) {
     COPYCAT_ASSERT(snapshot.index <= applied_index_, "a snapshot beyond the applied index");

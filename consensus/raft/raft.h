@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <vector>
 
 #include "consensus/raft/log.h"
@@ -64,6 +65,11 @@ struct Options {
     // After a snapshot, the log keeps this many entries before it, so that a follower a
     // little behind catches up from the log rather than by a snapshot.
     Index snapshot_trailing_entries = 64;
+    // A member that stopped answering still holds back the global index (and with it the
+    // removal of deletes from the log) for this long; after that it is left out, and if it
+    // comes back behind the global index it drops its log and state and takes everything
+    // again (copycat.md §4.12, globalSuspendTimeout: 1 hour).
+    uint64_t global_suspend_ticks = 360'000;
 };
 
 // A snapshot of the state machine at index (its last applied entry); data is opaque.
@@ -86,15 +92,18 @@ struct RestoredState {
     Term term_before_first = 0;        // term of the entry before first_index, if known
 };
 
-// One durable write the shell must make: set the hard state, store the snapshot and drop
-// the whole log up to it (the log restarts after it), drop entries after an index, append
-// entries. In that order, all of it, before persisted(seq).
+// One durable write the shell must make: drop the whole log (reset_log), set the hard state,
+// store the snapshot and drop the whole log up to it (the log restarts after it), drop entries
+// after an index, append entries (their indexes may skip holes). In that order, all of it,
+// before persisted(seq).
 struct PersistOp {
     uint64_t seq = 0;
     std::optional<HardState> hard_state;
     std::optional<Snapshot> snapshot;
     std::optional<Index> truncate_after;
     std::vector<Entry> entries;
+    // First of all: drop the whole log; it starts again, empty, at index 1 (a follower reset).
+    bool reset_log = false;
 };
 
 enum class ReadStatus { ready, not_leader, lost_leadership };
@@ -111,11 +120,14 @@ struct Ready {
     // A snapshot received from the leader: load it into the state machine (replacing its
     // state) before applying `committed`, which then continues after it.
     std::optional<Snapshot> install;
-    std::vector<Entry> committed;  // newly committed, in order, to apply
+    // This follower dropped its log and state (AppendResponse::reset): start the state machine
+    // again, empty, before applying `committed` (which then starts again from index 1).
+    bool reset = false;
+    std::vector<Entry> committed;  // newly committed, in order, to apply (holes skipped)
     std::vector<ReadState> reads;
     bool empty() const {
         return messages.empty() && persist.empty() && committed.empty() && reads.empty() &&
-               !install;
+               !install && !reset;
     }
 };
 
@@ -157,6 +169,13 @@ public:
     // the in-memory log is compacted, and followers behind it are sent the snapshot.
     void snapshot_taken(Snapshot snapshot);
     const std::optional<Snapshot>& snapshot() const { return snapshot_; }
+
+    // Log compaction in memory (log.h): the state machine no longer needs these entries...
+    void release(std::span<const Index> indexes) { log_.release(indexes); }
+    // ...and removes those common/compaction.h allows, up to minor_index (lastCompleted of
+    // the session layer) and with the global index (never by snapshot coverage: see raft.cc).
+    // Returns the indexes removed.
+    std::vector<Index> compact_log(Index minor_index);
 
     // The shell's clock, for entry timestamps; set before tick() (never goes back).
     void set_time_ms(uint64_t now_ms) { now_ms_ = std::max(now_ms_, now_ms); }
@@ -213,8 +232,13 @@ private:
     void replicate(NodeId to, bool heartbeat);
     void broadcast();
     AppendRequest make_append(Index prev_index) const;
-    bool append_from_leader(const std::vector<Entry>& entries);
+    enum class AppendOutcome { appended, refused, reset };
+    AppendOutcome append_from_leader(const AppendRequest& request);
+    bool must_reset(const AppendRequest& request, Index take_from) const;
+    void reset_log_and_state();
+    bool suspended(const Progress& progress) const;
     void append_local(std::vector<Entry> entries);
+    uint64_t stamp() const;
     void advance_commit();
     void set_commit(Index index);
     void update_global_index(Index own);

@@ -91,6 +91,10 @@ struct AppendResponse {
     // index before the first entry of a conflicting term).
     Index index = 0;
     uint64_t round = 0;
+    // The follower dropped its log and state to take the leader's log again from index 1: it
+    // lacked entries below the global index that the leader's log has compacted away, so
+    // catching it up from there could miss deletes (copycat.md §4.3, §4.12).
+    bool reset = false;
 };
 
 // Pre-vote (copycat.md 4.1): asks whether a vote would be granted, without raising a term.

@@ -68,6 +68,9 @@ po::options_description options_description() {
         "wait this long for the logstore at start");
     add("max-operation-bytes", po::value<size_t>()->default_value(1024 * 1024),
         "refuse larger operation arguments");
+    add("snapshot-every-entries", po::value<uint64_t>()->default_value(100'000),
+        "a state machine that takes snapshots takes one each time it applied this many entries "
+        "(0: never); stored in <data-dir>/snapshots");
     o.add(logging_options());
     return o;
 }
@@ -117,6 +120,7 @@ Result<ServerOptions> server_options(const po::variables_map& vm) {
     o.session_timeout = vm["session-timeout"].as<Duration>();
     o.startup_timeout = vm["startup-timeout"].as<Duration>();
     o.max_operation_bytes = vm["max-operation-bytes"].as<size_t>();
+    o.snapshot_every_entries = vm["snapshot-every-entries"].as<uint64_t>();
     COPYCAT_RETURN_IF_ERROR(validate(o));
     return o;
 }

@@ -25,6 +25,16 @@ ConsensusMetrics::ConsensusMetrics(Metrics& m)
       requests_total(
           m.counter_family("copycat_server_requests_total", "Answers to client requests, by code")),
       queries_total(
-          m.counter_family("copycat_server_queries_total", "Queries served, by consistency")) {}
+          m.counter_family("copycat_server_queries_total", "Queries served, by consistency")),
+      snapshot_index(m.gauge("copycat_snapshot_index", "Index of the newest durable snapshot")),
+      snapshots_taken_total(m.counter("copycat_snapshots_taken_total",
+                                      "Snapshots of the state machine taken here and stored")),
+      snapshots_installed_total(m.counter("copycat_snapshots_installed_total",
+                                          "Snapshots received from a leader and stored")),
+      snapshot_write_duration_seconds(
+          m.histogram("copycat_snapshot_write_duration_seconds",
+                      "Writing a snapshot file durably (write, fdatasync, rename, folder fsync)",
+                      duration_buckets_seconds())),
+      snapshot_bytes(m.gauge("copycat_snapshot_bytes", "Size of the newest durable snapshot")) {}
 
 }  // namespace copycat::server

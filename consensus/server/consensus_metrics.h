@@ -28,6 +28,12 @@ struct ConsensusMetrics {
     prometheus::Gauge& session_events_pending;
     prometheus::Family<prometheus::Counter>& requests_total;  // {code}
     prometheus::Family<prometheus::Counter>& queries_total;   // {consistency}
+    // Snapshots (SNAPSHOTS.md): only state machines that take them move these.
+    prometheus::Gauge& snapshot_index;               // of the newest durable snapshot
+    prometheus::Counter& snapshots_taken_total;      // taken here and stored
+    prometheus::Counter& snapshots_installed_total;  // received from a leader and stored
+    prometheus::Histogram& snapshot_write_duration_seconds;
+    prometheus::Gauge& snapshot_bytes;  // the newest durable snapshot's file
 };
 
 }  // namespace copycat::server

@@ -27,9 +27,10 @@ std::string own_routing_id() {
 }  // namespace
 
 LogstoreLink::LogstoreLink(zmq::context_t& context, const std::string& endpoint,
-                           std::chrono::milliseconds op_timeout)
+                           SnapshotHooks hooks, std::chrono::milliseconds op_timeout)
     : op_timeout_(op_timeout),
-      client_(context, endpoint, std::chrono::seconds(2), own_routing_id()) {}
+      client_(context, endpoint, std::chrono::seconds(2), own_routing_id()),
+      hooks_(std::move(hooks)) {}
 
 uint64_t LogstoreLink::next_id() {
     last_sent_id_ = client_.next_request_id();
@@ -108,6 +109,7 @@ Result<raft::RestoredState> LogstoreLink::restore(std::chrono::milliseconds time
     restored.first_index = s->first_index();
     durable_index_ = s->durable_index();
     const uint64_t last_index = s->last_index();
+    log_last_index_ = last_index;
     for (uint64_t next = s->first_index(); next <= last_index;) {
         Result<logstore::Reply> read =
             call([&](uint64_t id) { return logstore::make_read(id, next, last_index, 4 << 20); },
@@ -132,23 +134,113 @@ void LogstoreLink::send(const std::vector<uint8_t>& bytes) {
     if (!sent.is_ok()) fail(sent);
 }
 
+Status LogstoreLink::reset_log(raft::Index next_index, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    Result<logstore::Reply> reset =
+        call([&](uint64_t id) { return logstore::make_reset(id, next_index); }, deadline);
+    if (!reset.is_ok()) return reset.status();
+    log_last_index_ = next_index - 1;
+    durable_index_ = std::max(durable_index_, next_index - 1);
+    return Status::ok();
+}
+
 void LogstoreLink::persist(const raft::PersistOp& op, raft::Index commit_index) {
     if (failed()) return;
-    // Snapshots live with the state machines that take them; the built-in state machine does
-    // not, and no server here sends or takes one, so an op carrying one is a broken promise.
-    COPYCAT_ASSERT(!op.snapshot.has_value(),
-                   "a PersistOp with a snapshot reached a server that takes none");
-    Op tracked{op.seq, {}, 0, std::chrono::steady_clock::now()};
-    if (op.hard_state) {
+    Op tracked{op.seq, {}, 0, false, false, 0, std::chrono::steady_clock::now()};
+    if (op.snapshot) tracked.snapshot_index = op.snapshot->index;
+    if (unsent_.empty() && !must_wait(op)) {  // the common case: everything goes out now
+        if (op.hard_state) send_hard_state(tracked, *op.hard_state);
+        send_log_changes(tracked, op, commit_index);
+        ops_.push_back(std::move(tracked));
+        return;
+    }
+    tracked.unsent = true;
+    ops_.push_back(std::move(tracked));
+    unsent_.push_back({op, commit_index, Step::reset_log});
+    advance();
+}
+
+// Sends the parts of waiting ops in order, until one must wait (for a log reset to be
+// durable, or for a snapshot file) or none is left.
+void LogstoreLink::advance() {
+    while (!unsent_.empty() && wait_ == Wait::nothing && !failed()) {
+        Unsent& unsent = unsent_.front();
+        Op& tracked = op_with_seq(unsent.op.seq);
+        if (!run_step(unsent, tracked)) return;
+        if (unsent.step == Step::done) {
+            tracked.unsent = false;
+            unsent_.pop_front();
+        }
+    }
+}
+
+// Carries out the op's next step; false when the op must now wait (wait_ says for what).
+bool LogstoreLink::run_step(Unsent& unsent, Op& tracked) {
+    const raft::PersistOp& op = unsent.op;
+    switch (unsent.step) {
+        case Step::reset_log:
+            unsent.step = Step::discard_snapshots;
+            if (!op.reset_log) return true;
+            reset_request_id_ = next_id();
+            tracked.waiting.insert(reset_request_id_);
+            send(logstore::make_reset(reset_request_id_, 1));
+            log_last_index_ = 0;
+            // The log starts again from nothing: the compaction indexes of the old one no
+            // longer say anything about it.
+            sent_commit_index_ = sent_global_index_ = sent_snapshot_index_ = 0;
+            tracked.resets_log = true;
+            wait_ = Wait::log_reset;
+            return false;
+        case Step::discard_snapshots:
+            unsent.step = Step::hard_state;
+            if (!op.reset_log) return true;
+            wait_ = Wait::snapshots_discarded;
+            hooks_.discard_all();
+            return false;
+        case Step::hard_state:
+            unsent.step = Step::snapshot;
+            if (op.hard_state) send_hard_state(tracked, *op.hard_state);
+            return true;
+        case Step::snapshot:
+            unsent.step = Step::log;
+            if (!op.snapshot) return true;
+            wait_ = Wait::snapshot_stored;
+            awaited_snapshot_index_ = op.snapshot->index;
+            hooks_.store(*op.snapshot);
+            return false;
+        case Step::log:
+            unsent.step = Step::done;
+            send_log_changes(tracked, op, unsent.commit_index);
+            return true;
+        case Step::done: return true;
+    }
+    return true;
+}
+
+void LogstoreLink::send_hard_state(Op& tracked, const raft::HardState& hard_state) {
+    uint64_t id = next_id();
+    tracked.waiting.insert(id);
+    send(logstore::make_save_term(id, hard_state.term, hard_state.vote));
+}
+
+// Truncate (or, for an op whose snapshot the log must restart after, ResetLog) and Append.
+void LogstoreLink::send_log_changes(Op& tracked, const raft::PersistOp& op,
+                                    raft::Index commit_index) {
+    const raft::Index snapshot_index = op.snapshot ? op.snapshot->index : 0;
+    const bool restart_after_snapshot =
+        op.snapshot && (log_last_index_ < snapshot_index ||
+                        (op.truncate_after && *op.truncate_after <= snapshot_index));
+    if (restart_after_snapshot) {
         uint64_t id = next_id();
         tracked.waiting.insert(id);
-        send(logstore::make_save_term(id, op.hard_state->term, op.hard_state->vote));
-    }
-    if (op.truncate_after) {
+        send(logstore::make_reset(id, snapshot_index + 1));
+        log_last_index_ = snapshot_index;
+    } else if (op.truncate_after) {
         uint64_t id = next_id();
         tracked.waiting.insert(id);
         send(logstore::make_truncate(id, *op.truncate_after,
                                      std::min(commit_index, *op.truncate_after)));
+        log_last_index_ = std::min(log_last_index_, *op.truncate_after);
     }
     if (!op.entries.empty()) {
         std::vector<logstore::Entry> stored;
@@ -157,8 +249,31 @@ void LogstoreLink::persist(const raft::PersistOp& op, raft::Index commit_index) 
         tracked.append_id = next_id();
         last_append_id_ = tracked.append_id;
         send(logstore::make_append(tracked.append_id, stored));
+        log_last_index_ = op.entries.back().index;
     }
-    ops_.push_back(std::move(tracked));
+}
+
+LogstoreLink::Op& LogstoreLink::op_with_seq(uint64_t seq) {
+    auto found =
+        std::find_if(ops_.begin(), ops_.end(), [&](const Op& op) { return op.seq == seq; });
+    COPYCAT_ASSERT(found != ops_.end(), "an unsent PersistOp is not tracked: LogstoreLink lost it");
+    return *found;
+}
+
+std::optional<uint64_t> LogstoreLink::snapshot_durable(raft::Index index) {
+    COPYCAT_ASSERT(wait_ == Wait::snapshot_stored && awaited_snapshot_index_ == index,
+                   "a snapshot reported durable that no PersistOp waits for");
+    wait_ = Wait::nothing;
+    advance();
+    return pop_durable();
+}
+
+std::optional<uint64_t> LogstoreLink::snapshots_discarded() {
+    COPYCAT_ASSERT(wait_ == Wait::snapshots_discarded,
+                   "snapshots reported discarded that no PersistOp waits for");
+    wait_ = Wait::nothing;
+    advance();
+    return pop_durable();
 }
 
 void LogstoreLink::save_configuration(const raft::Configuration& configuration) {
@@ -175,12 +290,18 @@ void LogstoreLink::release(std::span<const uint64_t> indexes) {
     send(logstore::make_release(id, indexes));
 }
 
-void LogstoreLink::set_indexes(raft::Index commit_index, raft::Index global_index) {
+void LogstoreLink::set_indexes(raft::Index commit_index, raft::Index global_index,
+                               raft::Index snapshot_index) {
+    sent_commit_index_ = std::max(sent_commit_index_, commit_index);
+    sent_global_index_ = std::max(sent_global_index_, global_index);
+    sent_snapshot_index_ = std::max(sent_snapshot_index_, snapshot_index);
     flatbuffers::FlatBufferBuilder builder(128);
     uint64_t id = next_id();
     other_requests_.insert(id);
     send(logstore::finish_message(
-        builder, id, fb::CreateSetIndexesRequest(builder, commit_index, global_index, 0, 0)));
+        builder, id,
+        fb::CreateSetIndexesRequest(builder, sent_commit_index_, sent_global_index_,
+                                    sent_snapshot_index_, 0)));
 }
 
 void LogstoreLink::request_status() {
@@ -198,12 +319,22 @@ void LogstoreLink::request_status() {
 }
 
 std::optional<uint64_t> LogstoreLink::on_readable() {
-    uint64_t before = completed_seq_;
     while (std::optional<logstore::Reply> reply = client_.receive(std::chrono::milliseconds(0))) {
         handle(*reply);
     }
-    while (!ops_.empty() && ops_.front().waiting.empty() && ops_.front().append_id == 0) {
-        completed_seq_ = ops_.front().seq;
+    advance();
+    return pop_durable();
+}
+
+// Ops durable from the front: every request answered, nothing left to send.
+std::optional<uint64_t> LogstoreLink::pop_durable() {
+    uint64_t before = completed_seq_;
+    while (!ops_.empty() && ops_.front().waiting.empty() && ops_.front().append_id == 0 &&
+           !ops_.front().unsent) {
+        const Op& op = ops_.front();
+        completed_seq_ = op.seq;
+        if (op.resets_log) durable_snapshot_index_ = 0;  // the snapshots were discarded
+        durable_snapshot_index_ = std::max(durable_snapshot_index_, op.snapshot_index);
         ops_.pop_front();
     }
     if (completed_seq_ == before) return std::nullopt;
@@ -240,6 +371,7 @@ void LogstoreLink::handle(const logstore::Reply& reply) {
         }
         return;
     }
+    if (wait_ == Wait::log_reset && id == reset_request_id_) wait_ = Wait::nothing;
     for (Op& op : ops_) {
         if (op.waiting.erase(id) > 0) return;
     }

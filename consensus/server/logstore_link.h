@@ -10,6 +10,19 @@
 // is durable when each of its requests is answered; persisted(seq) is reported for the longest
 // prefix of durable ops, so the core hears of them in order.
 //
+// Ops that touch snapshots (consensus/server/SNAPSHOTS.md) wait for files as well as requests:
+//  - a snapshot (installed from the leader, or a restart's log behind its snapshot) goes to
+//    SnapshotHooks::store first; only once the server reports it durable (snapshot_durable())
+//    does the rest of the op go out: ResetLog{index + 1} instead of a Truncate when the op
+//    truncates at or before the snapshot or the log does not reach it (the log then restarts
+//    after the snapshot), then the entries;
+//  - reset_log (a follower dropping its log and state) sends ResetLog{1}, and once that is
+//    durable has every stored snapshot discarded (SnapshotHooks::discard_all, reported by
+//    snapshots_discarded()) before anything else goes out: a crash in between restarts from a
+//    stored snapshot with an empty log, a state Raft may reset again, never from a snapshot
+//    beside entries of the new log;
+// and every later op waits behind such an op, so the logstore sees requests in op order.
+//
 // Any error from the logstore on a persist request is fatal (failed()): the node can no longer
 // promise durability, and an fdatasync error is never retried (TESTING.md #12). So is an op
 // not durable within op_timeout: its requests were lost (the logstore restarted) or the
@@ -20,7 +33,7 @@
 // in the logstore are refused rather than land after this one read the log, and their replies
 // never reach this one. Replies to requests this link never sent are ignored.
 //
-// Single-threaded: the event loop's thread only.
+// Single-threaded: the event loop's thread only (the hooks are called on it too).
 #pragma once
 
 #include <zmq.hpp>
@@ -41,20 +54,37 @@
 
 namespace copycat::server {
 
+// Where the snapshot files of PersistOps go (the consensus server's snapshot writer). Each
+// call starts a durable write or removal; its end is reported to the link.
+struct SnapshotHooks {
+    std::function<void(const raft::Snapshot& snapshot)> store;  // then snapshot_durable()
+    std::function<void()> discard_all;                          // then snapshots_discarded()
+};
+
 class LogstoreLink {
 public:
-    LogstoreLink(zmq::context_t& context, const std::string& endpoint,
+    LogstoreLink(zmq::context_t& context, const std::string& endpoint, SnapshotHooks hooks,
                  std::chrono::milliseconds op_timeout = std::chrono::seconds(15));
 
     // At start-up, before the event loop runs: claims the log, waits until everything in it is
     // durable, then reads term, vote, the stored configuration and every entry. Keeps trying
     // for `timeout` (a logstore may still be starting, or recovering a long log).
     Result<raft::RestoredState> restore(std::chrono::milliseconds timeout);
+    // At start-up, after restore(): drops the whole log, which starts again empty at next_index
+    // (an install from the leader that a crash interrupted before its ResetLog; SNAPSHOTS.md).
+    Status reset_log(raft::Index next_index, std::chrono::milliseconds timeout);
 
     void persist(const raft::PersistOp& op, raft::Index commit_index);
+    // The snapshot of the op waiting at SnapshotHooks::store is durable / every stored snapshot
+    // is gone (after SnapshotHooks::discard_all). Each returns, like on_readable(), the highest
+    // PersistOp seq that became durable, if any.
+    std::optional<uint64_t> snapshot_durable(raft::Index index);
+    std::optional<uint64_t> snapshots_discarded();
     void save_configuration(const raft::Configuration& configuration);
     void release(std::span<const uint64_t> indexes);
-    void set_indexes(raft::Index commit_index, raft::Index global_index);
+    // Each index is sent only growing: a lower value than one sent before is replaced by that.
+    void set_indexes(raft::Index commit_index, raft::Index global_index,
+                     raft::Index snapshot_index);
     // A liveness probe (its answer refreshes last_answer()); also fails the link when the
     // oldest op has waited longer than op_timeout. Call it about once a second.
     void request_status();
@@ -69,14 +99,35 @@ public:
     std::chrono::steady_clock::time_point last_answer() const { return last_answer_; }
     size_t ops_in_flight() const { return ops_.size(); }
     uint64_t durable_index() const { return durable_index_; }
+    // The highest snapshot index of an op reported durable (an installed snapshot), or 0.
+    raft::Index durable_snapshot_index() const { return durable_snapshot_index_; }
 
 private:
     struct Op {
         uint64_t seq = 0;
         std::set<uint64_t> waiting;  // request ids not yet answered (not appends)
         uint64_t append_id = 0;      // 0: no append, or it is durable
+        bool unsent = false;         // parts still wait in unsent_
+        bool resets_log = false;     // reset_log: the stored snapshots are discarded with it
+        raft::Index snapshot_index = 0;
         std::chrono::steady_clock::time_point sent;
     };
+    // The parts of an op, in the order they go out; an op that waits stops at one.
+    enum class Step { reset_log, discard_snapshots, hard_state, snapshot, log, done };
+    enum class Wait { nothing, log_reset, snapshots_discarded, snapshot_stored };
+    struct Unsent {
+        raft::PersistOp op;
+        raft::Index commit_index = 0;
+        Step step = Step::reset_log;
+    };
+
+    static bool must_wait(const raft::PersistOp& op) { return op.reset_log || op.snapshot; }
+    void advance();
+    bool run_step(Unsent& unsent, Op& tracked);
+    void send_hard_state(Op& tracked, const raft::HardState& hard_state);
+    void send_log_changes(Op& tracked, const raft::PersistOp& op, raft::Index commit_index);
+    Op& op_with_seq(uint64_t seq);
+    std::optional<uint64_t> pop_durable();
     void send(const std::vector<uint8_t>& bytes);
     uint64_t next_id();
     Status wait_until_durable(std::chrono::steady_clock::time_point deadline);
@@ -87,9 +138,21 @@ private:
 
     std::chrono::milliseconds op_timeout_;
     logstore::StorageClient client_;
+    SnapshotHooks hooks_;
     uint64_t last_sent_id_ = 0;
     uint64_t last_append_id_ = 0;
     std::deque<Op> ops_;
+    std::deque<Unsent> unsent_;  // the op being sent (front), and the ops behind it
+    Wait wait_ = Wait::nothing;  // what the front of unsent_ waits for
+    uint64_t reset_request_id_ = 0;
+    raft::Index awaited_snapshot_index_ = 0;
+    // The log's last index once every request sent so far is carried out: whether an
+    // installed snapshot's op must reset the log.
+    raft::Index log_last_index_ = 0;
+    raft::Index durable_snapshot_index_ = 0;
+    raft::Index sent_commit_index_ = 0;  // SetIndexes values sent, each only growing
+    raft::Index sent_global_index_ = 0;
+    raft::Index sent_snapshot_index_ = 0;
     std::set<uint64_t> other_requests_;  // release, set_indexes, status, configuration
     Status failure_;
     std::chrono::steady_clock::time_point last_answer_{};

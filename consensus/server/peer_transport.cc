@@ -110,7 +110,7 @@ void PeerTransport::receive(const Handler& handler, size_t max_messages) {
             dropped_.Add({{"reason", "not_for_us"}}).Increment();
             continue;
         }
-        if (is_snapshot_message(decoded->envelope.message)) {
+        if (!accept_snapshots_ && is_snapshot_message(decoded->envelope.message)) {
             refuse_snapshot_message(decoded->envelope);
             continue;
         }
@@ -119,12 +119,11 @@ void PeerTransport::receive(const Handler& handler, size_t max_messages) {
     }
 }
 
-// This server never takes a snapshot (snapshot_every_entries is 0, and LogstoreLink cannot
-// store one: it asserts that no PersistOp carries one), so no leader here ever sends one, and
-// no follower answers one. Such a message comes from a buggy or hostile peer; given to the core,
-// an InstallSnapshotRequest would make it install that snapshot and stop the process at that
-// assertion. Snapshot support (sending, storing, installing) lands with the compactor issue;
-// until then these are dropped here and never reach the core.
+// A server whose state machine takes no snapshots never has one to send, and neither has any
+// peer of its cluster (they run the same state machine). Such a message comes from a buggy or
+// hostile peer; given to the core, an InstallSnapshotRequest would make it install that
+// snapshot, and the session layer stop the process at an assertion (the state machine cannot
+// load it). ConsensusProcessTest.SnapshotMessagesFromAPeerAreDroppedNotInstalled shows it.
 bool PeerTransport::is_snapshot_message(const raft::Message& message) {
     return std::holds_alternative<raft::InstallSnapshotRequest>(message) ||
            std::holds_alternative<raft::InstallSnapshotResponse>(message);

@@ -40,10 +40,14 @@ public:
     void add_peers(const std::vector<raft::Member>& members);
     // Sends, or drops and counts (reason: no_address, unreachable).
     void send(const raft::Envelope& envelope);
+    // Whether snapshot messages reach the core: only when the state machine takes snapshots
+    // (the default is no). Without, none of its peers takes one either, so only a buggy or
+    // hostile peer sends one, and the core would install it into a state machine that cannot
+    // load it (an assertion): they are dropped (reason snapshot_unsupported, logged once).
+    void accept_snapshots(bool accept) { accept_snapshots_ = accept; }
     // Receives what is waiting (up to a bound), verified and decoded, into handler. Bad
     // buffers are counted and logged once; messages not addressed to this node are dropped,
-    // and so are snapshot messages (reason snapshot_unsupported, logged once): this server
-    // takes no snapshots yet, so only a buggy or hostile peer sends one.
+    // and so are snapshot messages unless accept_snapshots(true).
     void receive(const Handler& handler, size_t max_messages);
 
     zmq::socket_t& router() { return router_; }
@@ -61,6 +65,7 @@ private:
 
     zmq::context_t& context_;
     raft::NodeId self_;
+    bool accept_snapshots_ = false;
     std::string cluster_;
     zmq::socket_t router_;
     std::map<raft::NodeId, Peer> dealers_;

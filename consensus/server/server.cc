@@ -51,7 +51,11 @@ ConsensusServer::Rng::Rng() : engine_(std::random_device{}()) {}
 ConsensusServer::ConsensusServer(const ServerOptions& options, Metrics& metrics)
     : options_(options),
       consensus_metrics_(metrics),
-      logstore_(context_, options.logstore_endpoint),
+      logstore_(context_, options.logstore_endpoint,
+                SnapshotHooks{[this](const raft::Snapshot& snapshot) {
+                                  snapshot_writer_->submit(SnapshotWriter::Kind::persist, snapshot);
+                              },
+                              [this] { snapshot_writer_->submit(SnapshotWriter::Kind::discard); }}),
       peers_(context_, options.node_id, options.cluster_name, metrics),
       clients_(context_, metrics),
       wall_at_start_ms_(wall_clock_ms()),
@@ -63,24 +67,74 @@ Result<std::unique_ptr<ConsensusServer>> ConsensusServer::start(
     const ServerOptions& options, const statemachine::StateMachineFactory& factory,
     Metrics& metrics) {
     std::unique_ptr<ConsensusServer> server(new ConsensusServer(options, metrics));
+    Result<raft::RestoredState> restored = server->restore(factory);
+    if (!restored.is_ok()) return restored.status();
+    COPYCAT_RETURN_IF_ERROR(server->bootstrap_if_new(*restored));
+    server->saved_configuration_index_ = restored->configuration.index;
+    session::SessionServerOptions core;
+    core.raft = raft_options(options);
+    core.sessions.default_session_timeout_ms =
+        static_cast<uint64_t>(options.session_timeout.milliseconds());
+    core.max_operation_bytes = options.max_operation_bytes;
+    core.snapshot_every_entries = options.snapshot_every_entries;
+    server->idle_connection_after_ = idle_connection_after(core);
+    server->snapshot_writer_ = std::make_unique<SnapshotWriter>(*server->snapshots_);
+    server->server_ = std::make_unique<session::SessionServer>(
+        core, server->random_, std::move(restored.value()), factory);
+    server->peers_.accept_snapshots(server->server_->state().snapshottable());
+    COPYCAT_RETURN_IF_ERROR(server->bind());
+    return server;
+}
+
+// The stored state: the newest usable snapshot (SNAPSHOTS.md, "Start-up") and the log after it.
+Result<raft::RestoredState> ConsensusServer::restore(
+    const statemachine::StateMachineFactory& factory) {
+    const std::string folder = options_.data_dir + "/snapshots";
+    Result<std::unique_ptr<SnapshotStore>> store = SnapshotStore::open(folder);
+    if (!store.is_ok()) {
+        return Status(store.status().code(),
+                      "cannot open the snapshots in " + folder + ": " + store.status().message());
+    }
+    snapshots_ = std::move(store.value());
     auto timeout =
-        std::chrono::duration_cast<std::chrono::milliseconds>(options.startup_timeout.chrono());
-    Result<raft::RestoredState> restored = server->logstore_.restore(timeout);
+        std::chrono::duration_cast<std::chrono::milliseconds>(options_.startup_timeout.chrono());
+    Result<raft::RestoredState> restored = logstore_.restore(timeout);
     if (!restored.is_ok()) {
         return Status(restored.status().code(), "cannot restore from the logstore at " +
-                                                    options.logstore_endpoint + ": " +
+                                                    options_.logstore_endpoint + ": " +
                                                     restored.status().message());
     }
-    const bool empty = restored->configuration.members.empty() && restored->entries.empty();
-    if (empty && !options.initial_cluster.empty()) {
+    Result<std::optional<raft::Snapshot>> snapshot = snapshots_->load(restored->entries);
+    if (!snapshot.is_ok()) return snapshot.status();
+    if (*snapshot && !factory()->snapshottable()) {
+        return conflict("found snapshots in " + folder + ", but this state machine takes none: " +
+                        "that data directory belongs to another state machine's server");
+    }
+    Result<bool> reset = attach_snapshot(*restored, std::move(snapshot.value()));
+    if (!reset.is_ok()) return reset.status();
+    if (*reset) {
+        log::warn(
+            "finishing an install from the leader that a crash interrupted: the log "
+            "restarts after the snapshot",
+            {{"snapshot_index", restored->snapshot->index}});
+        COPYCAT_RETURN_IF_ERROR(logstore_.reset_log(restored->snapshot->index + 1, timeout));
+    }
+    if (restored->snapshot) note_snapshot_durable(restored->snapshot->index, std::nullopt);
+    return restored;
+}
+
+Status ConsensusServer::bootstrap_if_new(raft::RestoredState& restored) {
+    const bool empty =
+        restored.configuration.members.empty() && restored.entries.empty() && !restored.snapshot;
+    if (empty && !options_.initial_cluster.empty()) {
         raft::Configuration bootstrap;
-        for (const PeerAddress& peer : options.initial_cluster) {
+        for (const PeerAddress& peer : options_.initial_cluster) {
             bootstrap.members.push_back({peer.id, raft::MemberType::active, true, peer.address});
         }
         std::sort(bootstrap.members.begin(), bootstrap.members.end(),
                   [](const raft::Member& a, const raft::Member& b) { return a.id < b.id; });
-        restored->configuration = bootstrap;
-        server->logstore_.save_configuration(bootstrap);
+        restored.configuration = bootstrap;
+        logstore_.save_configuration(bootstrap);
         // A member whose data was lost looks the same from here: bootstrapping it would make it
         // vote and count as if it had everything it acknowledged. Say so where it will be read.
         log::warn(
@@ -89,26 +143,18 @@ Result<std::unique_ptr<ConsensusServer>> ConsensusServer::start(
             "its data must not be restarted so; remove it from the cluster and join a new "
             "member with a new id (--join)",
             {{"members", bootstrap.members.size()}});
-    } else if (empty && options.join_endpoints.empty()) {
+    } else if (empty && options_.join_endpoints.empty()) {
         return invalid_argument(
             "nothing is stored for this node: start a new cluster with --initial-cluster, or "
             "join one with --join");
     } else if (!empty) {
-        log::info("restored", {{"term", restored->hard_state.term},
-                               {"entries", restored->entries.size()},
-                               {"configuration_index", restored->configuration.index}});
+        log::info("restored",
+                  {{"term", restored.hard_state.term},
+                   {"entries", restored.entries.size()},
+                   {"configuration_index", restored.configuration.index},
+                   {"snapshot_index", restored.snapshot ? restored.snapshot->index : 0}});
     }
-    server->saved_configuration_index_ = restored->configuration.index;
-    session::SessionServerOptions core;
-    core.raft = raft_options(options);
-    core.sessions.default_session_timeout_ms =
-        static_cast<uint64_t>(options.session_timeout.milliseconds());
-    core.max_operation_bytes = options.max_operation_bytes;
-    server->idle_connection_after_ = idle_connection_after(core);
-    server->server_ = std::make_unique<session::SessionServer>(
-        core, server->random_, std::move(restored.value()), factory());
-    COPYCAT_RETURN_IF_ERROR(server->bind());
-    return server;
+    return Status::ok();
 }
 
 Status ConsensusServer::bind() {
@@ -143,6 +189,7 @@ void ConsensusServer::attach(EventLoop& loop) {
     loop.add_socket(peers_.router(), [this] { on_peer_readable(); });
     loop.add_socket(clients_.router(), [this] { on_client_readable(); });
     loop.add_socket(logstore_.socket(), [this] { on_logstore_readable(); });
+    loop.add_fd(snapshot_writer_->notify_fd(), [this] { on_snapshots_written(); });
     for (auto& socket : join_sockets_) loop.add_socket(*socket, [this] { on_join_readable(); });
     loop.add_periodic(options_.tick.chrono(), [this] { on_tick(); });
     loop.add_periodic(std::chrono::seconds(1), [this] { on_housekeeping(); });
@@ -222,9 +269,79 @@ void ConsensusServer::stop_if_failed() {
     if (loop_ != nullptr) loop_->stop();
 }
 
+// --- snapshots (SNAPSHOTS.md) ----------------------------------------------------------------
+
+void ConsensusServer::on_snapshots_written() {
+    for (const SnapshotWriter::Done& done : snapshot_writer_->take_done()) {
+        if (snapshot_failed_) break;
+        if (!done.saved.is_ok()) {
+            // Like a logstore write: what cannot be made durable stops the node (exit 1).
+            log::error("cannot store a snapshot: the node stops",
+                       {{"index", done.index}, {"error", done.saved.status()}});
+            snapshot_failed_ = true;
+            if (loop_ != nullptr) loop_->stop();
+            break;
+        }
+        catch_up_ticks();
+        std::optional<uint64_t> persisted = snapshot_done(done);
+        if (persisted) server_->persisted(*persisted);
+    }
+    flush();
+    stop_if_failed();
+}
+
+// One finished job of the writer: tells whoever waits for it. The PersistOps it made durable.
+std::optional<uint64_t> ConsensusServer::snapshot_done(const SnapshotWriter::Done& done) {
+    switch (done.kind) {
+        case SnapshotWriter::Kind::taken:
+            note_snapshot_durable(done.index, done);
+            consensus_metrics_.snapshots_taken_total.Increment();
+            log::info("snapshot stored", {{"index", done.index},
+                                          {"term", done.term},
+                                          {"bytes", done.saved->bytes},
+                                          {"seconds", done.seconds}});
+            server_->snapshot_stored(done.index);
+            logstore_.set_indexes(server_->raft().commit_index(), server_->raft().global_index(),
+                                  snapshot_index());
+            return std::nullopt;
+        case SnapshotWriter::Kind::persist:
+            note_snapshot_durable(done.index, done);
+            if (done.saved->written) {
+                consensus_metrics_.snapshots_installed_total.Increment();
+                log::info("installed a snapshot from the leader", {{"index", done.index},
+                                                                   {"term", done.term},
+                                                                   {"bytes", done.saved->bytes},
+                                                                   {"seconds", done.seconds}});
+            }
+            return logstore_.snapshot_durable(done.index);
+        case SnapshotWriter::Kind::discard:
+            stored_snapshot_index_ = 0;
+            consensus_metrics_.snapshot_index.Set(0);
+            log::info("dropped every snapshot with the log: this node takes the log again");
+            return logstore_.snapshots_discarded();
+    }
+    return std::nullopt;
+}
+
+void ConsensusServer::note_snapshot_durable(raft::Index index,
+                                            const std::optional<SnapshotWriter::Done>& write) {
+    stored_snapshot_index_ = std::max(stored_snapshot_index_, index);
+    consensus_metrics_.snapshot_index.Set(static_cast<double>(stored_snapshot_index_));
+    if (!write || !write->saved->written) return;
+    consensus_metrics_.snapshot_bytes.Set(static_cast<double>(write->saved->bytes));
+    consensus_metrics_.snapshot_write_duration_seconds.Observe(write->seconds);
+}
+
+// What the logstore may compact up to: the newest snapshot taken here or installed, once durable
+// (an installed one: once its whole PersistOp is, log reset included).
+raft::Index ConsensusServer::snapshot_index() const {
+    return std::max(stored_snapshot_index_, logstore_.durable_snapshot_index());
+}
+
 void ConsensusServer::on_housekeeping() {
     logstore_.request_status();
-    logstore_.set_indexes(server_->raft().commit_index(), server_->raft().global_index());
+    logstore_.set_indexes(server_->raft().commit_index(), server_->raft().global_index(),
+                          snapshot_index());
     const auto silence = std::chrono::steady_clock::now() - logstore_.last_answer();
     logstore_reachable_ = silence < std::chrono::seconds(3);
     clients_.forget_idle(std::chrono::steady_clock::now(), idle_connection_after_,
@@ -255,6 +372,9 @@ void ConsensusServer::flush() {
         clients_.send(out.connection, out.publish, lost);
     }
     logstore_.release(output.released);
+    if (output.snapshot) {
+        snapshot_writer_->submit(SnapshotWriter::Kind::taken, std::move(*output.snapshot));
+    }
     after_applied(output.applied);
     stop_if_failed();
 }
@@ -320,6 +440,7 @@ void ConsensusServer::refresh_metrics() {
 
 Status ConsensusServer::ready() const {
     if (logstore_failed_) return io_error("the logstore failed a write: restart the node");
+    if (snapshot_failed_) return io_error("a snapshot could not be stored: restart the node");
     if (!logstore_reachable_) return Status(StatusCode::unavailable, "logstore not answering");
     if (!has_leader_) return Status(StatusCode::unavailable, "no leader known");
     return Status::ok();

@@ -2,7 +2,8 @@
 // pure SessionServer (Raft + sessions + the state machine). It owns the sockets (peers, clients),
 // the link to its node's copycat-logstore, the clock and the timers, and the HTTP port.
 //
-//  - Start: restores term, vote, configuration and log from the logstore; a node with nothing
+//  - Start: restores the newest usable snapshot from <data-dir>/snapshots (SNAPSHOTS.md) and
+//    term, vote, configuration and the log after it from the logstore; a node with nothing
 //    stored bootstraps from --initial-cluster (saving that configuration first) or joins an
 //    existing cluster through --join (asking a member to add it, until it is in the
 //    configuration).
@@ -13,10 +14,16 @@
 //  - After every batch of input, the core's output goes out: PersistOps to the logstore (the
 //    leader's own write overlaps replication), messages to peers, answers and events to
 //    connections, released indexes to the logstore; committed configurations are saved.
+//  - Snapshots (state machines that take them): one taken here is stored durably by the
+//    snapshot writer's thread, then the core hears snapshot_stored() and the logstore the
+//    snapshot index; one in a PersistOp (installed from the leader) goes through LogstoreLink,
+//    which holds the op's log changes until the file is durable. A snapshot that cannot be
+//    stored stops the node (exit 1), as a failed logstore write does.
 //  - Administration (status, member changes, leadership transfer, session list) is answered
 //    here, on the client port.
 //
-// Single-threaded (the event loop's); the HTTP server's threads read only atomics.
+// Single-threaded (the event loop's), but for the snapshot writer's thread, which only touches
+// the snapshot store; the HTTP server's threads read only atomics.
 #pragma once
 
 #include <zmq.hpp>
@@ -36,6 +43,8 @@
 #include "consensus/server/logstore_link.h"
 #include "consensus/server/options.h"
 #include "consensus/server/peer_transport.h"
+#include "consensus/server/snapshot_store.h"
+#include "consensus/server/snapshot_writer.h"
 #include "consensus/session/session_server.h"
 #include "consensus/statemachine/state_machine.h"
 
@@ -52,8 +61,9 @@ public:
     void attach(EventLoop& loop);
     // Readiness for /readyz (any thread).
     Status ready() const;
-    // Set when the logstore failed: the process must stop (exit 1).
-    bool failed() const { return logstore_failed_ || join_refused_; }
+    // Set when the logstore failed or a snapshot could not be stored: the process must stop
+    // (exit 1).
+    bool failed() const { return logstore_failed_ || join_refused_ || snapshot_failed_; }
 
 private:
     struct PendingChange {
@@ -71,6 +81,8 @@ private:
     };
 
     ConsensusServer(const ServerOptions& options, Metrics& metrics);
+    Result<raft::RestoredState> restore(const statemachine::StateMachineFactory& factory);
+    Status bootstrap_if_new(raft::RestoredState& restored);
     Status bind();
     uint64_t now_ms() const;
 
@@ -88,6 +100,12 @@ private:
     // output
     void flush();
     void stop_if_failed();
+
+    // snapshots
+    void on_snapshots_written();
+    std::optional<uint64_t> snapshot_done(const SnapshotWriter::Done& done);
+    void note_snapshot_durable(raft::Index index, const std::optional<SnapshotWriter::Done>& write);
+    raft::Index snapshot_index() const;
     void after_applied(const std::vector<raft::Entry>& applied);
     void note_configuration(const raft::Configuration& configuration);
     void refresh_metrics();
@@ -113,6 +131,8 @@ private:
     PeerTransport peers_;
     ClientPort clients_;
     Rng random_;
+    std::unique_ptr<SnapshotStore> snapshots_;
+    std::unique_ptr<SnapshotWriter> snapshot_writer_;  // after snapshots_: stops before it goes
     std::unique_ptr<session::SessionServer> server_;
     EventLoop* loop_ = nullptr;
 
@@ -133,10 +153,12 @@ private:
     size_t next_join_endpoint_ = 0;
     bool member_seen_ = false;  // this node has been in its configuration
     bool join_refused_ = false;
+    raft::Index stored_snapshot_index_ = 0;  // the newest durable snapshot (0 after a discard)
 
     std::atomic<bool> has_leader_{false};
     std::atomic<bool> logstore_reachable_{true};
     std::atomic<bool> logstore_failed_{false};
+    std::atomic<bool> snapshot_failed_{false};
 };
 
 }  // namespace copycat::server

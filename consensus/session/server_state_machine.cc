@@ -40,6 +40,7 @@ struct CachedResult {
     std::string message;
     Bytes value;
     Index event_index = 0;
+    Index index = 0;  // of the command's entry: held in the log until the client has the result
 };
 
 struct EventBatch {
@@ -78,9 +79,14 @@ public:
     uint64_t last_keep_alive_ms = 0;
     uint64_t command_sequence = 0;  // highest applied
     std::map<uint64_t, CachedResult> results;
-    Index event_index = 0;            // last published (the session id before any)
-    Index log_acked_event_index = 0;  // acknowledged by keep-alive entries
-    Index keep_alive_index = 0;       // its last keep-alive entry, held until superseded
+    Index event_index = 0;             // last published (the session id before any)
+    Index log_acked_event_index = 0;   // acknowledged by keep-alive entries
+    uint64_t keep_alive_sequence = 0;  // the highest command sequence a keep-alive carried
+    // Keep-alive entries held in the log for this session: its last one (the time of its last
+    // keep-alive) and the one that acknowledged the most (keep-alives may arrive carrying lower
+    // figures than an earlier one: a replay without the earlier one would know less).
+    Index keep_alive_index = 0;
+    Index best_keep_alive_index = 0;
     // --- local ---
     Index acked_event_index = 0;  // by keep-alives or by resets to this server
     std::deque<EventBatch> batches;
@@ -178,7 +184,7 @@ enum class Mode {
     installing,   // install(): may re-create its schedules
 };
 
-constexpr uint8_t kSnapshotVersion = 1;
+constexpr uint8_t kSnapshotVersion = 2;
 // The smallest encodings, so a corrupt count is refused before anything is reserved.
 constexpr size_t kMinSessionBytes = 12;
 constexpr size_t kMinResultBytes = 5;
@@ -264,6 +270,7 @@ struct ServerStateMachine::Impl final : statemachine::Executor,
     void flush_events(Applied& applied);
     void release_entry(Index index) { released_.push_back(index); }
     void unref_keep_alive(Index index);
+    void hold_keep_alive(Index& slot, Index index);
     void advance_time(uint64_t timestamp_ms) { time_ms_ = std::max(time_ms_, timestamp_ms); }
 
     // --- leader, queries, events ---
@@ -284,7 +291,7 @@ struct ServerStateMachine::Impl final : statemachine::Executor,
     std::unique_ptr<SessionRecord> decode_session(codec::Reader& in, Index index,
                                                   uint64_t snapshot_time_ms);
     bool decode_session_events(codec::Reader& in, SessionRecord& session);
-    Index completed_index() const;
+    Index completed_index(bool with_results) const;
     uint64_t digest() const;
 
     SessionRecord* live(SessionId id) const {
@@ -536,15 +543,28 @@ ErrorCode ServerStateMachine::Impl::keep_alive(const KeepAliveItem& item, Index 
     session->command_sequence = std::max(session->command_sequence, item.command_sequence);
     auto& results = session->results;
     results.erase(results.begin(), results.upper_bound(item.command_sequence));
-    const Index acked = std::min(item.event_index, session->event_index);
+    // Clamped to this entry's index, not to the events published here: a replay that skipped
+    // a compacted entry publishing an event (acknowledged through the log, or it would not have
+    // been removed) must reach the same figures. The event index follows what the client
+    // acknowledged, for the same reason.
+    const Index acked = std::min(item.event_index, index);
+    const bool dominates = acked >= session->log_acked_event_index &&
+                           item.command_sequence >= session->keep_alive_sequence;
     session->log_acked_event_index = std::max(session->log_acked_event_index, acked);
+    session->event_index = std::max(session->event_index, session->log_acked_event_index);
+    session->keep_alive_sequence = std::max(session->keep_alive_sequence, item.command_sequence);
     acknowledge(*session, item.event_index);
-    if (session->keep_alive_index != index) {
-        unref_keep_alive(session->keep_alive_index);
-        session->keep_alive_index = index;
-        ++keep_alive_refs_[index];
-    }
+    hold_keep_alive(session->keep_alive_index, index);
+    if (dominates) hold_keep_alive(session->best_keep_alive_index, index);
     return ErrorCode::ok;
+}
+
+// Points a session's keep-alive slot at the entry at index, releasing what it held before.
+void ServerStateMachine::Impl::hold_keep_alive(Index& slot, Index index) {
+    if (slot == index) return;
+    ++keep_alive_refs_[index];
+    unref_keep_alive(slot);
+    slot = index;
 }
 
 void ServerStateMachine::Impl::unref_keep_alive(Index index) {
@@ -593,6 +613,7 @@ void ServerStateMachine::Impl::end_session(SessionRecord& session, SessionState 
         by_client_.erase(it);
     }
     unref_keep_alive(session.keep_alive_index);
+    unref_keep_alive(session.best_keep_alive_index);
     if (session.open_commits == 0) {
         release_entry(id);
         if (unregister_index != 0) release_entry(unregister_index);
@@ -687,7 +708,7 @@ CommandApplied ServerStateMachine::Impl::execute(SessionRecord& session, Command
     // it (by this command or by a task that ran before it).
     result.event_index = publishing_.contains(session.session_id) ? index : session.event_index;
     session.results[entry.sequence] =
-        CachedResult{result.error, result.message, result.value, result.event_index};
+        CachedResult{result.error, result.message, result.value, result.event_index, index};
     return result;
 }
 
@@ -818,11 +839,19 @@ std::vector<PublishRequest> ServerStateMachine::Impl::pending_events(SessionId i
     return result;
 }
 
-Index ServerStateMachine::Impl::completed_index() const {
+// From what the log says (the same on every server), not from this server's local
+// acknowledgements: an event its client acknowledged only here (a reset) still counts as
+// pending, or a replay elsewhere would lose it. With results, also below the first command whose
+// result the client has not acknowledged: a server that replays a log without that entry has no
+// result to answer a resubmission with.
+Index ServerStateMachine::Impl::completed_index(bool with_results) const {
     Index completed = last_applied_;
     for (const auto& [id, session] : sessions_) {
-        if (!session->batches.empty()) {
-            completed = std::min(completed, session->batches.front().event_index - 1);
+        if (session->event_index > session->log_acked_event_index) {
+            completed = std::min(completed, session->log_acked_event_index);
+        }
+        if (with_results && !session->results.empty()) {
+            completed = std::min(completed, session->results.begin()->second.index - 1);
         }
     }
     return completed;
@@ -851,7 +880,8 @@ uint64_t ServerStateMachine::Impl::digest() const {
 // Layout (common/codec.h): version u8, log time, session count, the sessions, then the state
 // machine's snapshot as a byte string. A session: id, client id, state, timeout, last
 // keep-alive, command sequence, event index, log-acknowledged and acknowledged event indexes,
-// keep-alive entry, cached results (sequence, error, message, value, event index) and pending
+// keep-alive entry, cached results (sequence, error, message, value, event index, entry index)
+// and pending
 // event batches (index, previous index, events: name, message).
 
 Bytes ServerStateMachine::Impl::snapshot() const {
@@ -878,7 +908,9 @@ void ServerStateMachine::Impl::encode_session(codec::Writer& out,
     out.varint(session.event_index);
     out.varint(session.log_acked_event_index);
     out.varint(session.acked_event_index);
+    out.varint(session.keep_alive_sequence);
     out.varint(session.keep_alive_index);
+    out.varint(session.best_keep_alive_index);
     out.varint(session.results.size());
     for (const auto& [sequence, cached] : session.results) {
         out.varint(sequence);
@@ -886,6 +918,7 @@ void ServerStateMachine::Impl::encode_session(codec::Writer& out,
         out.string(cached.message);
         out.bytes(cached.value);
         out.varint(cached.event_index);
+        out.varint(cached.index);
     }
     out.varint(session.batches.size());
     for (const EventBatch& batch : session.batches) {
@@ -915,13 +948,15 @@ std::unique_ptr<SessionRecord> ServerStateMachine::Impl::decode_session(codec::R
     in.varint(session->event_index);
     in.varint(session->log_acked_event_index);
     in.varint(session->acked_event_index);
+    in.varint(session->keep_alive_sequence);
     in.varint(session->keep_alive_index);
+    in.varint(session->best_keep_alive_index);
     if (!in.ok() || id == 0 || id > index || state > 1) return nullptr;
     session->session_state = static_cast<SessionState>(state);
     const SessionRecord& s = *session;
     if (s.event_index < id || s.event_index > index || s.log_acked_event_index > s.event_index ||
         s.acked_event_index > s.event_index || s.keep_alive_index > index ||
-        s.last_keep_alive_ms > snapshot_time_ms) {
+        s.best_keep_alive_index > index || s.last_keep_alive_ms > snapshot_time_ms) {
         return nullptr;
     }
     uint64_t count = 0;
@@ -935,8 +970,10 @@ std::unique_ptr<SessionRecord> ServerStateMachine::Impl::decode_session(codec::R
         in.string(cached.message);
         in.bytes(cached.value);
         in.varint(cached.event_index);
+        in.varint(cached.index);
         if (error > static_cast<uint8_t>(ErrorCode::timeout) || sequence == 0 ||
-            sequence > s.command_sequence || session->results.contains(sequence)) {
+            sequence > s.command_sequence || session->results.contains(sequence) ||
+            cached.index == 0 || cached.index > index) {
             return nullptr;
         }
         cached.error = static_cast<ErrorCode>(error);
@@ -1025,6 +1062,9 @@ Status ServerStateMachine::Impl::install(std::span<const uint8_t> snapshot, Inde
     keep_alive_refs_.clear();
     for (const auto& [id, session] : sessions_) {
         if (session->keep_alive_index != 0) ++keep_alive_refs_[session->keep_alive_index];
+        if (session->best_keep_alive_index != 0) {
+            ++keep_alive_refs_[session->best_keep_alive_index];
+        }
         session->request_sequence = session->command_sequence;
     }
     open_commits_.clear();
@@ -1144,7 +1184,8 @@ size_t ServerStateMachine::events_pending() const {
     return total;
 }
 
-Index ServerStateMachine::completed_index() const { return impl_->completed_index(); }
+Index ServerStateMachine::completed_index() const { return impl_->completed_index(true); }
+Index ServerStateMachine::events_completed_index() const { return impl_->completed_index(false); }
 
 uint64_t ServerStateMachine::digest() const { return impl_->digest(); }
 

@@ -44,15 +44,19 @@
 //
 // Released entries (take_released): a command's entry when its Commit is released or destroyed
 // (or at once for duplicates, no-ops, unknown types and unknown sessions); a keep-alive entry
-// once it is no longer the last keep-alive of any live session; a session's register and
-// unregister entries once it ended and the state machine holds none of its commits (a replay
-// must find the session for every command still contributing to state).
+// once it is neither the last keep-alive of a live session nor the one that acknowledged the
+// most events and command results for it (a later keep-alive may carry lower figures); a session's
+// register and unregister entries once it ended and the state machine holds none of its commits (a
+// replay must find the session for every command still contributing to state).
 //
 // Events: published while applying index i go into one batch {event_index = i, previous_index =
 // the session's previous event index, or what its client acknowledged if that is later}; the
 // first previous_index is the session id, where a client starts. Every server keeps a session's
 // batches until a keep-alive's event_index (on every server) or a reset (on the server the
-// client talks to) acknowledges them; they are dropped when the session ends.
+// client talks to) acknowledges them; they are dropped when the session ends. A keep-alive also
+// raises the session's event index to what it acknowledges (up to the keep-alive's own index),
+// so that a replay that skipped compacted entries (whose events were acknowledged through the
+// log before they could be removed) chains the next batch from the same index.
 //
 // Scheduled tasks are not in snapshots: install() drops them. A snapshottable state machine
 // re-creates its schedules in its own install() (scheduling is allowed there), from absolute
@@ -219,9 +223,14 @@ public:
     std::vector<SessionInfo> sessions() const;
     size_t sessions_live() const;
     size_t events_pending() const;  // batches over all sessions
-    // Per session: (first pending event index - 1) if events are pending, else last_applied;
-    // the minimum over sessions (copycat.md §4.9, lastCompleted), for compaction.
+    // lastCompleted (copycat.md §4.9), from what the log says: per session, its last
+    // log-acknowledged event index if later events are published, and (the entry index of its
+    // first unacknowledged result - 1) if results are cached, else last_applied; the minimum over
+    // sessions. Compaction removes nothing above it.
     Index completed_index() const;
+    // The same without results: a snapshot (which holds cached results) is stored only once
+    // every event up to its index is acknowledged.
+    Index events_completed_index() const;
     // A hash of the session table (ids, client ids, states, timeouts, keep-alive times,
     // command sequences, event indexes published and acknowledged through the log) and log
     // time: equal on servers that applied the same entries, for the simulator to compare.

@@ -22,14 +22,15 @@ std::string too_large(const char* what, size_t bytes, size_t limit) {
 
 bool ServerOutput::empty() const {
     return messages.empty() && persist.empty() && responses.empty() && events.empty() &&
-           released.empty() && applied.empty() && !snapshot;
+           released.empty() && compacted.empty() && applied.empty() && !snapshot;
 }
 
 SessionServer::SessionServer(SessionServerOptions options, raft::Random& random,
                              raft::RestoredState restored,
-                             std::unique_ptr<statemachine::StateMachine> state_machine)
+                             statemachine::StateMachineFactory factory)
     : options_(std::move(options)),
-      state_(std::make_unique<ServerStateMachine>(std::move(state_machine), options_.sessions)) {
+      factory_(std::move(factory)),
+      state_(std::make_unique<ServerStateMachine>(factory_(), options_.sessions)) {
     const std::optional<raft::Snapshot> snapshot = restored.snapshot;
     raft_ = std::make_unique<raft::Raft>(options_.raft, random, std::move(restored));
     if (snapshot) install(*snapshot);  // Raft hands out the entries after it
@@ -127,11 +128,25 @@ void SessionServer::process(raft::Ready ready) {
     for (raft::Envelope& envelope : ready.messages) {
         output_.messages.push_back(std::move(envelope));
     }
+    if (ready.reset) reset_state();
     if (ready.install) install(*ready.install);
     for (const raft::Entry& entry : ready.committed) apply(entry);
     for (const raft::ReadState& read : ready.reads) on_read(read);
     // Before a step-down in this Ready is observed: reads confirmed while leading are answered.
     answer_waiting_queries();
+}
+
+// Raft dropped this follower's log to take the leader's again from index 1: the state built
+// from the old log goes too, and is built again from what arrives.
+void SessionServer::reset_state() {
+    state_ = std::make_unique<ServerStateMachine>(factory_(), options_.sessions);
+    last_snapshot_index_ = 0;
+    pending_snapshot_.reset();
+    unstored_snapshot_.reset();
+    compacted_at_ = 0;
+    initialize_applied_term_ = 0;
+    connections_.clear();
+    queries_dirty_ = true;
 }
 
 void SessionServer::install(const raft::Snapshot& snapshot) {
@@ -176,7 +191,28 @@ void SessionServer::after_apply() {
     expiry_check_due_ = false;
     maybe_take_snapshot();
     std::vector<Index> released = state_->take_released();
+    raft_->release(released);
     output_.released.insert(output_.released.end(), released.begin(), released.end());
+    compact_log();
+}
+
+void SessionServer::compact_log() {
+    const Index applied = state_->last_applied();
+    if (options_.compact_log_every_entries == 0 ||
+        applied < compacted_at_ + options_.compact_log_every_entries) {
+        return;
+    }
+    compacted_at_ = applied;
+    std::vector<Index> removed = raft_->compact_log(state_->completed_index());
+    output_.compacted.insert(output_.compacted.end(), removed.begin(), removed.end());
+}
+
+// DEFAULT is decided here, once, before the entry is logged (copycat.md §2.4): SNAPSHOT for a
+// state machine that takes snapshots, else SEQUENTIAL.
+statemachine::CompactionMode SessionServer::resolve(statemachine::CompactionMode mode) const {
+    if (mode != statemachine::CompactionMode::default_mode) return mode;
+    return state_->snapshottable() ? statemachine::CompactionMode::snapshot
+                                   : statemachine::CompactionMode::sequential;
 }
 
 // A change of leader or term: the session layer forgets its leader-only bookkeeping, and a
@@ -242,8 +278,17 @@ void SessionServer::propose_expiries() {
     }
 }
 
+// A snapshot is taken at the applied index, held pending until every session has acknowledged
+// its events up to that index (through the log), then handed out to be stored.
 void SessionServer::maybe_take_snapshot() {
-    if (options_.snapshot_every_entries == 0 || unstored_snapshot_ || !state_->snapshottable()) {
+    if (pending_snapshot_ && !unstored_snapshot_ &&
+        state_->events_completed_index() >= pending_snapshot_->index) {
+        unstored_snapshot_ = pending_snapshot_;
+        output_.snapshot = std::move(*pending_snapshot_);
+        pending_snapshot_.reset();
+    }
+    if (options_.snapshot_every_entries == 0 || pending_snapshot_ || unstored_snapshot_ ||
+        !state_->snapshottable()) {
         return;
     }
     const Index applied = state_->last_applied();
@@ -251,10 +296,9 @@ void SessionServer::maybe_take_snapshot() {
     const std::optional<raft::Term> term = raft_->log().term_at(applied);
     std::optional<raft::Configuration> configuration = configuration_at(applied);
     if (!term || !configuration) return;
-    raft::Snapshot snapshot{applied, *term, std::move(*configuration),
-                            std::make_shared<const std::vector<uint8_t>>(state_->snapshot())};
-    unstored_snapshot_ = snapshot;
-    output_.snapshot = std::move(snapshot);
+    pending_snapshot_ =
+        raft::Snapshot{applied, *term, std::move(*configuration),
+                       std::make_shared<const std::vector<uint8_t>>(state_->snapshot())};
 }
 
 // The configuration in force at index: the latest configuration entry at or before it.
@@ -262,8 +306,9 @@ std::optional<raft::Configuration> SessionServer::configuration_at(Index index) 
     if (raft_->configuration().index <= index) return raft_->configuration();
     const raft::RaftLog& log = raft_->log();
     for (Index i = std::min(index, log.last_index()); i >= log.first_index() && i > 0; --i) {
-        const raft::Entry& entry = log.at(i);
-        if (entry.type != raft::EntryType::configuration) continue;
+        const raft::Entry* held = log.find(i);  // configuration entries are never compacted
+        if (held == nullptr || held->type != raft::EntryType::configuration) continue;
+        const raft::Entry& entry = *held;
         Result<raft::Configuration> decoded = raft::decode_configuration(entry.payload);
         if (!decoded.is_ok()) return std::nullopt;
         decoded->index = entry.index;
@@ -429,7 +474,7 @@ bool SessionServer::refused_or_held(ConnectionId connection, uint64_t request_id
 }
 
 Result<Index> SessionServer::propose(const SessionEntry& entry, statemachine::CompactionMode mode) {
-    Result<Index> index = raft_->propose(encode_entry(entry), static_cast<uint8_t>(mode));
+    Result<Index> index = raft_->propose(encode_entry(entry), static_cast<uint8_t>(resolve(mode)));
     if (index.is_ok()) proposed_ = true;
     return index;
 }

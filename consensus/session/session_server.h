@@ -63,8 +63,13 @@ struct SessionServerOptions {
     // are answered no_leader (the client retries).
     size_t max_held_requests = 10'000;
     // Take a snapshot each time the state machine applied this many entries since the last
-    // one (0: never; only for snapshottable state machines).
+    // one (0: never; only for snapshottable state machines). A snapshot is handed out for
+    // storing only once every event up to its index is acknowledged (copycat.md §2.5).
     uint64_t snapshot_every_entries = 0;
+    // Remove released entries from Raft's in-memory log (log.h) each time this many entries
+    // applied since the last time (0: never). Off by default until the simulator passes with
+    // it (copycat-sim --compaction memory): it still finds violations.
+    uint64_t compact_log_every_entries = 0;
 };
 
 struct OutboundResponse {
@@ -83,6 +88,8 @@ struct ServerOutput {
     std::vector<OutboundResponse> responses;
     std::vector<OutboundEvents> events;
     std::vector<Index> released;  // for the logstore's release bitmaps
+    // Removed from Raft's in-memory log this time (holes now; for the simulator's invariants).
+    std::vector<Index> compacted;
     // Applied this time, in order (for the simulator's invariants and the shell's metrics).
     std::vector<raft::Entry> applied;
     // A snapshot of the state machine taken here: store it durably, then snapshot_stored().
@@ -93,9 +100,11 @@ struct ServerOutput {
 class SessionServer {
 public:
     // A snapshot in `restored` is loaded into the state machine at once (asserts if it does not
-    // load: the stored state is then unusable). `random` must outlive the server.
+    // load: the stored state is then unusable). `random` must outlive the server. The factory
+    // makes the state machine, and makes it again, empty, when this server resets
+    // (raft::Ready::reset).
     SessionServer(SessionServerOptions options, raft::Random& random, raft::RestoredState restored,
-                  std::unique_ptr<statemachine::StateMachine> state_machine);
+                  statemachine::StateMachineFactory factory);
     ~SessionServer();
 
     void set_time_ms(uint64_t now_ms);
@@ -155,6 +164,9 @@ private:
     void run_held_requests();
     void propose_expiries();
     void maybe_take_snapshot();
+    void reset_state();
+    void compact_log();
+    statemachine::CompactionMode resolve(statemachine::CompactionMode mode) const;
     std::optional<raft::Configuration> configuration_at(Index index) const;
 
     // answers
@@ -194,6 +206,7 @@ private:
     size_t queries_waiting() const { return reads_.size() + waiting_queries_.size(); }
 
     SessionServerOptions options_;
+    statemachine::StateMachineFactory factory_;
     std::unique_ptr<raft::Raft> raft_;
     std::unique_ptr<ServerStateMachine> state_;
     ServerOutput output_;
@@ -221,7 +234,9 @@ private:
     std::set<SessionId> unlogged_expiries_;
 
     Index last_snapshot_index_ = 0;
-    std::optional<raft::Snapshot> unstored_snapshot_;
+    std::optional<raft::Snapshot> pending_snapshot_;   // taken; waits for acknowledgements
+    std::optional<raft::Snapshot> unstored_snapshot_;  // handed out; waits for snapshot_stored
+    Index compacted_at_ = 0;  // applied index of the last in-memory log compaction
 };
 
 }  // namespace copycat::session

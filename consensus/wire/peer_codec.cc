@@ -77,7 +77,7 @@ BodyOffset encode_body(Builder& builder, const raft::AppendRequest& m) {
 }
 
 BodyOffset encode_body(Builder& builder, const raft::AppendResponse& m) {
-    return body_of(fb::CreateAppendResponse(builder, m.term, m.success, m.index, m.round));
+    return body_of(fb::CreateAppendResponse(builder, m.term, m.success, m.index, m.round, m.reset));
 }
 
 BodyOffset encode_body(Builder& builder, const raft::PollRequest& m) {
@@ -182,7 +182,7 @@ bool decode(const fb::AppendRequest& in, raft::AppendRequest& out, Decoding& che
 }
 
 bool decode(const fb::AppendResponse& in, raft::AppendResponse& out, Decoding&) {
-    out = {in.term(), in.success(), in.index(), in.round()};
+    out = {in.term(), in.success(), in.index(), in.round(), in.reset()};
     return true;
 }
 

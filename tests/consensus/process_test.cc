@@ -545,10 +545,11 @@ TEST_F(ConsensusProcessTest, AClientWhoseQueueFilledStillGetsItsSessionsEvents) 
     EXPECT_EQ(publish->events[0].name, "lock.acquired");
 }
 
-// A snapshot message from a peer (this server takes no snapshots yet, so only a buggy or
-// hostile peer sends one) is dropped before it reaches the core. Given to the core, the
-// InstallSnapshotRequest raised the node's term and stopped it at an assertion (its logstore
-// link stores no snapshot).
+// A snapshot message from a peer is dropped before it reaches the core when the state machine
+// takes no snapshots (the built-in resources): no peer of such a cluster has one to send, so
+// only a buggy or hostile peer sends one. Given to the core, the InstallSnapshotRequest raised
+// the node's term and stopped it at an assertion (the state machine cannot load a snapshot).
+// Servers whose state machine takes snapshots accept them: snapshot_process_test.cc.
 TEST_F(ConsensusProcessTest, SnapshotMessagesFromAPeerAreDroppedNotInstalled) {
     cluster_.start_all();
     ASSERT_NE(wait_for_leader(), 0);

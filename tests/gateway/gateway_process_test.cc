@@ -19,8 +19,8 @@
 #include "consensus/statemachine/resources/ops.h"
 #include "consensus/wire/client_codec.h"
 #include "schemas/client_generated.h"
-#include "tests/gateway/http_get.h"
 #include "tests/support/consensus_cluster.h"
+#include "tests/support/http_get.h"
 #include "tests/support/operations.h"
 #include "tests/support/subprocess.h"
 

@@ -1,4 +1,4 @@
-// Installing a compacted segment (FORMAT.md, "Install a compacted segment"): the compactor's
+// Installing a compacted segment (FORMAT.md, "Compaction: rewrite and swap"): the compactor's
 // file replaces sealed segments whole, or is refused and changes nothing.
 #include <gtest/gtest.h>
 
@@ -102,6 +102,44 @@ TEST_F(InstallTest, ReleaseBitsOfKeptEntriesAreCarriedOver) {
     EXPECT_EQ(log_->segments()[0].released, 2u);
     std::vector<uint64_t> again = {1, 3, 4};
     EXPECT_EQ(log_->release(again), 1u) << "only 1 was not released yet";
+}
+
+// A segment the snapshot covers entirely is rewritten without records: a header alone.
+TEST_F(InstallTest, SegmentWithoutRecordsReplacesOneAndIsAHoleUntilCombined) {
+    std::vector<uint64_t> released = {5, 6};
+    log_->release(released);
+    std::string name = write_candidate({2, 2, 5, 0}, {});
+    Result<SegmentSummary> installed = log_->install_segment(std::vector<uint64_t>{2}, name);
+    ASSERT_OK(installed);
+    EXPECT_EQ(installed->records, 0u);
+    EXPECT_EQ(installed->first_index, 5u);
+    EXPECT_EQ(installed->last_index, 4u) << "an empty range ends before it begins";
+    EXPECT_EQ(installed->released, 0u);
+    std::vector<Entry> expected = pick(entries_, {1, 2, 3, 4, 9, 10, 11, 12, 13, 14});
+    for (int pass = 0; pass < 2; ++pass) {
+        EXPECT_EQ(read_all(*log_), expected);
+        for (uint64_t hole = 5; hole <= 8; ++hole) EXPECT_EQ(log_->term_at(hole), std::nullopt);
+        EXPECT_EQ(log_->term_at(9), 1u);
+        expect_no_orphans(log_dir(), *log_);
+        reopen();
+    }
+    // Combined later with its neighbours, like any other segment.
+    std::string combined = write_candidate({1, 3, 1, 0}, pick(entries_, {1, 4, 9, 12}));
+    ASSERT_OK(log_->install_segment(std::vector<uint64_t>{1, 2, 3}, combined));
+    reopen();
+    EXPECT_EQ(read_all(*log_), pick(entries_, {1, 4, 9, 12, 13, 14}));
+    append_and_sync(*log_, test_entries(15, 16, 2, 20));
+    EXPECT_EQ(log_->last_index(), 16u);
+}
+
+TEST_F(InstallTest, EntriesAboveALoweredEntryLimitAreStillInstalled) {
+    LogOptions lowered = options(4);
+    lowered.entry_max_bytes = 10;  // the entries of this log have 20 bytes
+    log_.reset();
+    log_ = open_log(lowered);
+    std::string name = write_candidate({1, 2, 1, 0}, pick(entries_, {1, 3}));
+    ASSERT_OK(log_->install_segment(std::vector<uint64_t>{1}, name));
+    EXPECT_EQ(read_all(*log_).front(), entries_[0]);
 }
 
 TEST_F(InstallTest, EntryNotInTheReplacedSegmentIsRefused) {

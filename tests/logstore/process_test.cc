@@ -234,25 +234,40 @@ TEST_F(LogstoreProcessTest, RefusesToStartOnACorruptSealedSegmentNamingFileAndOf
 }
 
 // `copycat-logstore inspect` (offline, read-only): exit 0 on a healthy log with its segments
-// listed, exit 1 on a corrupt one naming file and offset, and it changes nothing.
+// listed (version, entries, released and the released ratio), exit 1 on a corrupt one naming
+// file and offset, and it changes nothing.
 TEST_F(LogstoreProcessTest, InspectChecksEveryRecordAndNamesCorruption) {
     write_three_segments_and_stop(4);
-    auto inspect = [&](const std::string& name) {
+    start();  // releases 3 of the 10 entries of segment 1; SIGTERM saves the bitmap
+    std::vector<uint64_t> released = {2, 5, 7};
+    uint64_t id = client().next_request_id();
+    ASSERT_TRUE(client().call(make_release(id, released), id).is_ok());
+    process_->signal(SIGTERM);
+    ASSERT_EQ(process_->wait(10s), 0);
+    auto inspect = [&](const std::string& name, const std::string& format) {
         Result<Subprocess> run = Subprocess::start(
-            {COPYCAT_LOGSTORE_BINARY, "inspect", "--data-dir", data_dir(), "-w", "json"},
+            {COPYCAT_LOGSTORE_BINARY, "inspect", "--data-dir", data_dir(), "-w", format},
             dir_.path() + "/" + name);
         EXPECT_TRUE(run.is_ok());
         int code = run->wait(10s);
         return std::make_pair(code, run->output());
     };
-    auto [healthy_code, healthy] = inspect("inspect-healthy.out");
+    auto [text_code, text] = inspect("inspect-text.out", "simple");
+    EXPECT_EQ(text_code, 0) << text;
+    EXPECT_NE(text.find("segment-00000001-v1.log  sealed  version 1  index 1..10  entries 10  "
+                        "released 3 (30.0%)"),
+              std::string::npos)
+        << text;
+    auto [healthy_code, healthy] = inspect("inspect-healthy.out", "json");
     EXPECT_EQ(healthy_code, 0) << healthy;
     EXPECT_NE(healthy.find("\"ok\":true"), std::string::npos) << healthy;
     EXPECT_NE(healthy.find("segment-00000003-v1.log"), std::string::npos) << healthy;
+    EXPECT_NE(healthy.find("\"version\":1,"), std::string::npos) << healthy;
+    EXPECT_NE(healthy.find("\"released\":3,\"released_ratio\":0.3"), std::string::npos) << healthy;
     std::string segment = data_dir() + "/log/segment-00000002-v1.log";
     flip_byte(segment, 300, 0x01);
     auto size_before = std::filesystem::file_size(segment);
-    auto [corrupt_code, corrupt] = inspect("inspect-corrupt.out");
+    auto [corrupt_code, corrupt] = inspect("inspect-corrupt.out", "json");
     EXPECT_EQ(corrupt_code, 1) << corrupt;
     EXPECT_NE(corrupt.find("\"ok\":false"), std::string::npos) << corrupt;
     EXPECT_NE(corrupt.find("segment-00000002-v1.log at offset"), std::string::npos) << corrupt;

@@ -20,12 +20,21 @@ std::vector<Bytes> valid_requests() {
     std::vector<Entry> entries = test_entries(1, 3, 1);
     std::vector<uint64_t> indexes = {1, 2};
     std::vector<uint8_t> config = {1, 2, 3};
-    return {make_append(1, entries), make_read(2, 1, 3, 1 << 20),
-            make_truncate(3, 2, 0),  make_reset(4, 10),
-            make_save_term(5, 3, 2), make_save_configuration(6, 1, 1, config),
-            make_load_meta(7),       make_release(8, indexes),
-            make_status(9),          make_term_at(10, 2),
-            make_list_segments(11),  make_install_segment(12, indexes, "nope.log")};
+    return {make_append(1, entries),
+            make_read(2, 1, 3, 1 << 20),
+            make_truncate(3, 2, 0),
+            make_reset(4, 10),
+            make_save_term(5, 3, 2),
+            make_save_configuration(6, 1, 1, config),
+            make_load_meta(7),
+            make_release(8, indexes),
+            make_status(9),
+            make_term_at(10, 2),
+            make_list_segments(11),
+            make_install_segment(12, indexes, "nope.log"),
+            make_release_bits(13, indexes),
+            make_remove_leftovers(14),
+            make_compact(15, true)};
 }
 
 Bytes mutate(Bytes bytes, std::mt19937_64& random) {

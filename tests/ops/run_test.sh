@@ -3,7 +3,8 @@
 # roots, with every port shifted (by one of six offsets, locked) so that it runs beside other
 # tests, other runs of itself and a cluster on the usual ports: bad usage; a first start
 # (--detach) that becomes ready; a second start refused while it runs; 'ops/run stop' stopping
-# every process in order (gateways, consensus, logstores; SIGKILL for one that does not stop);
+# every process in order (gateways, consensus, compactors, logstores; SIGKILL for one that does
+# not stop);
 # a restart that keeps the stored layout, bootstraps nothing and still holds what was written
 # before; Ctrl-C (SIGTERM) of a foreground run; and --spread, each node and gateway on its own
 # loopback address.
@@ -112,15 +113,20 @@ expect_all_gone() {
 stop_line() {
     grep -n "^stopped $3-" <<< "$2" | "$1" -n 1 | cut -d: -f1 || true
 }
-# Stopped in order: every gateway before any consensus, every consensus before any logstore.
+# Stopped in order: every gateway before any consensus, every consensus before any compactor,
+# every compactor before any logstore.
 expect_stop_order() {
-    local last_gateway first_consensus last_consensus first_logstore
+    local last_gateway first_consensus last_consensus first_compactor last_compactor first_logstore
     last_gateway="$(stop_line tail "$1" gateway)"
     first_consensus="$(stop_line head "$1" consensus)"
     last_consensus="$(stop_line tail "$1" consensus)"
+    first_compactor="$(stop_line head "$1" compactor)"
+    last_compactor="$(stop_line tail "$1" compactor)"
     first_logstore="$(stop_line head "$1" logstore)"
-    [[ -n "$first_consensus" && -n "$first_logstore" ]] || fail "stop output: $1"
-    [[ $last_consensus -lt $first_logstore ]] || fail "a logstore stopped before a consensus"
+    [[ -n "$first_consensus" && -n "$first_compactor" && -n "$first_logstore" ]] ||
+        fail "stop output: $1"
+    [[ $last_consensus -lt $first_compactor ]] || fail "a compactor stopped before a consensus"
+    [[ $last_compactor -lt $first_logstore ]] || fail "a logstore stopped before a compactor"
     if [[ -n "$last_gateway" && $last_gateway -gt $first_consensus ]]; then
         fail "a consensus stopped before a gateway"
     fi
@@ -131,11 +137,11 @@ has_flag() {  # has_flag PID FLAG: the process was started with FLAG
 }
 
 gateways=1
-processes=7
+processes=10  # per node a logstore, a compactor and a consensus; one gateway
 if [[ ! -x "$gateway_binary" ]]; then
     echo "SKIP the gateway checks: $gateway_binary is not built (ops/run starts none)"
     gateways=0
-    processes=6
+    processes=9
 fi
 ctl=()
 if [[ $gateways -eq 1 && -x "$build_dir/client/ctl/copycat-ctl" ]]; then
@@ -163,6 +169,7 @@ grep -q "^ready after" <<< "$output" || fail "not reported ready: $output"
 expect_running "$a" "$processes"
 for n in 1 2 3; do
     expect_ready 127.0.0.1 $((9100 + n + offset)) "consensus-$n"
+    expect_ready 127.0.0.1 $((9300 + n + offset)) "compactor-$n"
     has_flag "$(pid_named "$a" "consensus-$n")" --initial-cluster ||
         fail "consensus-$n of a new cluster started without --initial-cluster"
     [[ -s "$a/run/logs/consensus-$n.log" ]] || fail "no run/logs/consensus-$n.log"

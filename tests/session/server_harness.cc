@@ -122,7 +122,9 @@ ServerCluster::ServerCluster(ClusterOptions options) {
         node.probe = std::make_shared<CounterProbe>();
         node.server = std::make_unique<SessionServer>(
             server_options, *node.random, std::move(restored),
-            make_counter_machine(node.probe, options.snapshottable));
+            [probe = node.probe, snapshottable = options.snapshottable] {
+                return make_counter_machine(probe, snapshottable);
+            });
         node.server->set_time_ms(now_ms_);
         collect(member.id);
     }

@@ -859,16 +859,47 @@ TEST(Events, RefusedToEndedSessionsAndToASessionInItsOwnRegistration) {
     EXPECT_EQ(text(to_ended.value), "refused;");
 }
 
-TEST(Events, CompletedIndexStopsBeforeTheFirstUnacknowledgedBatch) {
+TEST(Events, CompletedIndexStopsBeforeTheFirstUnacknowledgedBatchOrResult) {
     Node node;
     SessionId a = node.open("a", 1000);
     SessionId b = node.open("b", 1000);
     EXPECT_EQ(node.state().completed_index(), 2u);
     node.command(a, 1, "publish", "2=x", 1100);  // index 3, to b
     node.command(a, 2, "append", "y", 1100);     // index 4
+    EXPECT_EQ(node.state().events_completed_index(), 2u);
     EXPECT_EQ(node.state().completed_index(), 2u);
-    node.keep_alive({{b, 0, 3}}, 1200);
-    EXPECT_EQ(node.state().completed_index(), 5u);
+    node.keep_alive({{b, 0, 3}}, 1200);  // index 5: b has its event
+    EXPECT_EQ(node.state().events_completed_index(), 5u);
+    EXPECT_EQ(node.state().completed_index(), 2u) << "a has not acknowledged its results";
+    node.keep_alive({{a, 2, a}}, 1300);  // index 6
+    EXPECT_EQ(node.state().completed_index(), 6u);
+}
+
+TEST(Events, OnlyAnAcknowledgementThroughTheLogCompletes) {
+    Node node;
+    SessionId a = node.open("a", 1000);
+    SessionId b = node.open("b", 1000);
+    node.command(a, 1, "publish", "2=x", 1100);  // index 3, to b
+    node.state().acknowledge_events(b, 3);       // a reset on this server only
+    EXPECT_EQ(node.state().events_completed_index(), 2u)
+        << "a server replaying the log elsewhere still has the event pending";
+}
+
+TEST(Events, AKeepAliveCarryingLessKeepsTheOneThatAcknowledgedMore) {
+    Node node;
+    SessionId a = node.open("a", 1000);
+    node.keep_alive({{a, 0, a}}, 1100);       // index 2
+    node.command(a, 1, "append", "x", 1100);  // index 3
+    node.keep_alive({{a, 1, a}}, 1200);       // index 4: acknowledges result 1
+    node.state().take_released();
+    node.keep_alive({{a, 0, a}}, 1300);  // index 5: a late keep-alive, carrying less
+    std::vector<Index> released = node.state().take_released();
+    EXPECT_EQ(std::count(released.begin(), released.end(), Index{4}), 0)
+        << "index 4 still holds the highest acknowledgement";
+    node.keep_alive({{a, 1, a}}, 1400);  // index 6: as much as 4
+    released = node.state().take_released();
+    EXPECT_EQ(std::count(released.begin(), released.end(), Index{4}), 1);
+    EXPECT_EQ(std::count(released.begin(), released.end(), Index{5}), 1);
 }
 
 // --- scheduler ------------------------------------------------------------------------------

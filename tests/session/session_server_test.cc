@@ -805,6 +805,10 @@ TEST(SessionServerTest, LaggingFollowerCatchesUpFromASnapshot) {
     for (uint64_t sequence = 1; sequence <= 12; ++sequence) {
         ASSERT_TRUE(cluster.call(1, 1, add_command(session, sequence, 1)));
     }
+    EXPECT_TRUE(cluster.snapshots_stored(1).empty())
+        << "a snapshot waits until the events up to it are acknowledged";
+    const Index last_event = cluster.server(1).state().last_applied();
+    ASSERT_TRUE(cluster.call(1, 1, keep_alive({{session, 12, last_event}})));
     ASSERT_FALSE(cluster.snapshots_stored(1).empty());
     EXPECT_GT(cluster.server(1).raft().log().first_index(), cluster.applied(3).back().index + 1);
     cluster.heal();

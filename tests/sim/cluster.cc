@@ -122,9 +122,9 @@ bool may_lead(const raft::Raft& raft) {
     const raft::RaftLog& log = raft.log();
     for (raft::Index index = std::min(configuration.index, log.last_index() + 1);
          index > log.first_index();) {
-        const raft::Entry& entry = log.at(--index);
-        if (entry.type != raft::EntryType::configuration) continue;
-        const Result<raft::Configuration> previous = raft::decode_configuration(entry.payload);
+        const raft::Entry* entry = log.find(--index);  // never compacted; others may be
+        if (entry == nullptr || entry->type != raft::EntryType::configuration) continue;
+        const Result<raft::Configuration> previous = raft::decode_configuration(entry->payload);
         return previous.is_ok() && previous.value().is_voter(raft.id());
     }
     return true;
@@ -283,7 +283,8 @@ std::vector<raft::NodeId> node_ids(int nodes) {
 
 Cluster::Cluster(const RunOptions& options)
     : options_(options),
-      plan_(draw_fault_plan(options.seed, options.nodes, options.unsafe_clock_skew)),
+      plan_(draw_fault_plan(options.seed, options.nodes, options.unsafe_clock_skew,
+                            options.compaction)),
       fault_rng_(options.seed, "fault schedule"),
       crash_point_rng_(options.seed, "crash points"),
       operator_rng_(options.seed, "membership"),
@@ -301,7 +302,9 @@ Cluster::Cluster(const RunOptions& options)
         disks_.push_back(
             std::make_unique<Disk>(bootstrap, Rng(options.seed, "disk", id), plan_.disk));
         nodes_.push_back(std::make_unique<Node>(
-            id, NodeOptions{plan_.raft, plan_.sessions, plan_.snapshot_every_entries},
+            id,
+            NodeOptions{plan_.raft, plan_.sessions, plan_.snapshot_every_entries,
+                        plan_.compact_log_every_entries, plan_.disk_compact_every_entries},
             plan_.clocks[id - 1], *disks_.back(), stream_seed(options.seed, "node", id)));
     }
     restart_at_us_.assign(ids_.size(), never);
@@ -794,7 +797,18 @@ void Cluster::route(size_t index) {
     for (ObservedProblem& problem : effects.problems) {
         invariants_.add(std::move(problem.invariant), std::move(problem.detail));
     }
+    // Removals first: a node that crashed right after compacting its disk still removed them.
+    for (const auto& [removed, applied_at] : effects.removed) {
+        invariants_.observe_removed(removed, applied_at);
+    }
     if (!node.up()) return;
+    if (effects.reset) {
+        invariants_.observe_reset(id);
+        effects_["resets"]++;
+        trace_.add(now_us_, "n" + str(id) +
+                                " resets: it drops its log and state to take the "
+                                "leader's log again from index 1");
+    }
     if (effects.installed_snapshot != 0) {
         invariants_.observe_install(id, effects.installed_snapshot);
         trace_.add(now_us_, "n" + str(id) + " loads the snapshot at index " +
@@ -938,8 +952,9 @@ void Cluster::check_node(size_t index) {
 void Cluster::check_leader_commit(size_t index) {
     const raft::Raft& raft = nodes_[index]->raft();
     const raft::Index commit = raft.commit_index();
-    if (!raft.log().contains(commit)) return;
-    const uint64_t hash = entry_hash(raft.log().at(commit));
+    const raft::Entry* committed = raft.log().find(commit);
+    if (committed == nullptr) return;  // outside the log, or compacted (checked when committed)
+    const uint64_t hash = entry_hash(*committed);
     size_t holders = 0;
     for (size_t other = 0; other < disks_.size(); ++other) {
         const raft::Entry* entry = disks_[other]->entry(commit);
@@ -970,15 +985,20 @@ std::vector<Cluster::Candidacy> Cluster::candidacies(size_t index, raft::Index c
                                                      uint64_t hash) const {
     std::vector<Candidacy> found;
     const Disk& disk = *disks_[index];
+    // A hole at the index is the entry, compacted after it committed there.
     const raft::Entry* entry = disk.entry(commit);
-    if (commit >= disk.first_index() && (entry == nullptr || entry_hash(*entry) != hash)) {
+    const bool disk_hole = disk.covers(commit) && entry == nullptr;
+    if (commit >= disk.first_index() && !disk_hole &&
+        (entry == nullptr || entry_hash(*entry) != hash)) {
         found.push_back({disk.configuration(), {disk.last_term(), disk.last_index()}});
     }
     if (nodes_[index]->up()) {
         const raft::Raft& raft = nodes_[index]->raft();
         const raft::RaftLog& log = raft.log();
-        if (commit >= log.first_index() &&
-            (!log.contains(commit) || entry_hash(log.at(commit)) != hash)) {
+        const raft::Entry* held = log.find(commit);
+        const bool hole = log.contains(commit) && held == nullptr;
+        if (commit >= log.first_index() && !hole &&
+            (held == nullptr || entry_hash(*held) != hash)) {
             found.push_back({raft.configuration(), {log.last_term(), log.last_index()}});
         }
     }
@@ -994,8 +1014,9 @@ std::vector<Cluster::Candidacy> Cluster::candidacies(size_t index, raft::Index c
 void Cluster::check_commit_safety(size_t index) {
     const raft::Raft& leader = nodes_[index]->raft();
     const raft::Index commit = leader.commit_index();
-    if (!leader.log().contains(commit)) return;
-    const uint64_t hash = entry_hash(leader.log().at(commit));
+    const raft::Entry* committed = leader.log().find(commit);
+    if (committed == nullptr) return;
+    const uint64_t hash = entry_hash(*committed);
     for (size_t candidate = 0; candidate < nodes_.size(); ++candidate) {
         for (const Candidacy& candidacy : candidacies(candidate, commit, hash)) {
             const raft::Configuration& configuration = candidacy.configuration;

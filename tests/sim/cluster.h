@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/sim/faults.h"
 #include "tests/sim/invariants.h"
 
 namespace copycat::sim {
@@ -42,6 +43,7 @@ struct RunOptions {
     // The negative control of the clock faults (faults.h, ClockFaultPlan): clock jumps beyond
     // the lease's bound. Never in ctest or default runs; success is a violation.
     bool unsafe_clock_skew = false;
+    CompactionDraw compaction;  // --compaction
 };
 
 struct RunReport {

@@ -11,7 +11,7 @@ Disk::Disk(raft::Configuration bootstrap, Rng rng, DiskTiming timing)
     : bootstrap_(std::move(bootstrap)), rng_(std::move(rng)), timing_(timing) {}
 
 Status Disk::write(raft::PersistOp op, uint64_t now_us) {
-    raft::Index last = written_last_index_;
+    raft::Index last = op.reset_log ? 0 : written_last_index_;
     if (op.snapshot) last = std::max(last, op.snapshot->index);  // kept or replaced: see below
     if (op.truncate_after) last = std::min(last, *op.truncate_after);
     const raft::Index covered = snapshot_ ? snapshot_->index : 0;
@@ -20,11 +20,10 @@ Status Disk::write(raft::PersistOp op, uint64_t now_us) {
             last = std::max(last, entry.index);
             continue;
         }
-        if (entry.index != last + 1) {
+        if (entry.index <= last) {  // holes are fine; going back is not
             return invalid_argument("persist op " + std::to_string(op.seq) + " appends index " +
                                     std::to_string(entry.index) + " after index " +
-                                    std::to_string(last) +
-                                    ": a gap or an overlap without truncation");
+                                    std::to_string(last) + ": an overlap without truncation");
         }
         last = entry.index;
     }
@@ -82,6 +81,12 @@ Disk::CrashLoss Disk::crash(bool torn_tail) {
 
 void Disk::apply(const raft::PersistOp& op, size_t parts) {
     if (parts == 0) return;
+    if (op.reset_log) {
+        entries_.clear();
+        released_.clear();
+        snapshot_.reset();
+        first_index_ = 1;
+    }
     if (op.hard_state) set_hard_state(*op.hard_state);
     if (parts == 1) return;
     if (op.snapshot) store_snapshot(*op.snapshot);
@@ -90,26 +95,23 @@ void Disk::apply(const raft::PersistOp& op, size_t parts) {
     const size_t entry_count = std::min(op.entries.size(), parts - 3);
     for (size_t i = 0; i < entry_count; ++i) {
         const raft::Index index = op.entries[i].index;
-        if (snapshot_ && index <= snapshot_->index && index != last_index() + 1) continue;
-        COPYCAT_ASSERT(op.entries[i].index == last_index() + 1,
+        if (snapshot_ && index <= snapshot_->index) continue;
+        COPYCAT_ASSERT(index > last_index(),
                        "disk: a durable append that does not continue the log (write() checks)");
-        entries_.push_back(op.entries[i]);
+        entries_.emplace_hint(entries_.end(), index, op.entries[i]);
     }
 }
 
 void Disk::truncate_after(raft::Index index) {
-    if (index + 1 < first_index_) index = first_index_ - 1;
-    if (index < last_index()) entries_.resize(index + 1 - first_index_);
+    entries_.erase(entries_.upper_bound(index), entries_.end());
+    released_.erase(released_.upper_bound({index, UINT64_MAX}), released_.end());
 }
 
 // raft.h: store the snapshot and drop the whole log up to it; what follows it stays (Raft
 // adds a truncation to the op when that must go too).
 void Disk::store_snapshot(const raft::Snapshot& snapshot) {
-    if (snapshot.index >= last_index()) {
-        entries_.clear();
-    } else if (snapshot.index >= first_index_) {
-        entries_.erase(entries_.begin(), entries_.begin() + (snapshot.index + 1 - first_index_));
-    }
+    entries_.erase(entries_.begin(), entries_.upper_bound(snapshot.index));
+    released_.erase(released_.begin(), released_.upper_bound({snapshot.index, UINT64_MAX}));
     first_index_ = std::max(first_index_, snapshot.index + 1);
     if (!snapshot_ || snapshot.index > snapshot_->index) snapshot_ = snapshot;
 }
@@ -124,7 +126,7 @@ raft::RestoredState Disk::restore() const {
     restored.hard_state = hard_state_;
     restored.snapshot = snapshot_;
     restored.configuration = bootstrap_;
-    restored.entries = entries_;
+    for (const auto& [index, entry] : entries_) restored.entries.push_back(entry);
     restored.first_index = first_index_;
     // The log starts after an installed snapshot, or at 1 (a snapshot taken here keeps it).
     restored.term_before_first =
@@ -135,7 +137,8 @@ raft::RestoredState Disk::restore() const {
 raft::Configuration Disk::configuration() const {
     raft::Configuration best = bootstrap_;
     if (snapshot_ && snapshot_->configuration.index > best.index) best = snapshot_->configuration;
-    for (auto entry = entries_.rbegin(); entry != entries_.rend(); ++entry) {
+    for (auto it = entries_.rbegin(); it != entries_.rend(); ++it) {
+        const raft::Entry* entry = &it->second;
         if (entry->index <= best.index) break;
         if (entry->type != raft::EntryType::configuration) continue;
         Result<raft::Configuration> decoded = raft::decode_configuration(entry->payload);
@@ -153,19 +156,54 @@ void Disk::save_snapshot(const raft::Snapshot& snapshot) {
     // and pending entries it covers are skipped when they sync.
     if (snapshot.index >= last_index()) {
         entries_.clear();
+        released_.clear();
         first_index_ = snapshot.index + 1;
     }
     written_last_index_ = std::max(written_last_index_, snapshot.index);
 }
 
 raft::Term Disk::last_term() const {
-    if (!entries_.empty()) return entries_.back().term;
+    if (!entries_.empty()) return entries_.rbegin()->second.term;
     return snapshot_ ? snapshot_->term : 0;
 }
 
 const raft::Entry* Disk::entry(raft::Index index) const {
-    if (index < first_index_ || index > last_index()) return nullptr;
-    return &entries_[index - first_index_];
+    auto found = entries_.find(index);
+    return found == entries_.end() ? nullptr : &found->second;
+}
+
+void Disk::release(const std::vector<std::pair<raft::Index, raft::Term>>& entries) {
+    released_.insert(entries.begin(), entries.end());
+}
+
+// As copycat-compactor's major compaction of every durable segment, in one step.
+std::vector<raft::Index> Disk::compact(const compaction::Indexes& indexes) {
+    std::vector<raft::Index> removed;
+    const raft::Index last = last_index();
+    for (auto r = released_.begin(); r != released_.end();) {
+        auto it = entries_.find(r->first);
+        if (it == entries_.end() || it->second.term != r->second) {
+            ++r;  // not durable yet (or not this entry): it may become so
+            continue;
+        }
+        const raft::Entry& entry = it->second;
+        // Before the first entry held: the snapshot's term, or none (the log starts at 1).
+        const raft::Term before_log = snapshot_ ? snapshot_->term : 0;
+        const raft::Term previous_term =
+            it == entries_.begin() ? before_log : std::prev(it)->second.term;
+        const bool keep = entry.index == last ||
+                          compaction::must_keep_for_terms(previous_term, entry.term) ||
+                          !compaction::removable(entry.compaction_mode, entry.index, true, indexes,
+                                                 compaction::Kind::major);
+        if (keep) {
+            ++r;
+            continue;
+        }
+        removed.push_back(entry.index);
+        entries_.erase(it);
+        r = released_.erase(r);
+    }
+    return removed;
 }
 
 }  // namespace copycat::sim

@@ -10,15 +10,23 @@
 //
 // The disk also remembers every (term, vote) that was ever durable, for the invariant that a
 // vote is granted only once it is durable.
+//
+// Log compaction: the node's released indexes are marked here (the logstore's release bits),
+// and compact() removes durable entries as copycat-compactor does (common/compaction.h, major
+// rules, keeping the first entry of each term and the last entry), at once and atomically: the
+// crash windows of the real rewrite-and-swap are tested on the real files (tests/compactor/).
+// Removed indexes are holes; entries may also arrive with holes (a leader sends what it kept).
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <set>
 #include <utility>
 #include <vector>
 
+#include "common/compaction.h"
 #include "common/status.h"
 #include "consensus/raft/raft.h"
 #include "tests/sim/random.h"
@@ -70,12 +78,25 @@ public:
     // durable log, else the snapshot's, else the bootstrap configuration.
     raft::Configuration configuration() const;
 
+    // Release bits: entries the node's state machine no longer needs, by index and term. A
+    // release counts only for the entry of that term: the disk may still hold an entry a
+    // pending truncation replaces, or not hold the released one yet (it is marked when it is).
+    void release(const std::vector<std::pair<raft::Index, raft::Term>>& entries);
+    // Removes durable released entries the rules allow; returns the indexes removed.
+    std::vector<raft::Index> compact(const compaction::Indexes& indexes);
+
     const raft::HardState& hard_state() const { return hard_state_; }
     raft::Index first_index() const { return first_index_; }
-    raft::Index last_index() const { return first_index_ + entries_.size() - 1; }
+    raft::Index last_index() const {
+        return entries_.empty() ? first_index_ - 1 : entries_.rbegin()->first;
+    }
+    // Inside [first_index(), last_index()] and not a hole.
+    bool holds(raft::Index index) const { return entries_.count(index) > 0; }
+    // Inside [first_index(), last_index()]: an entry or a hole.
+    bool covers(raft::Index index) const { return index >= first_index_ && index <= last_index(); }
     // The term of the last durable entry (of the snapshot when the log is empty), 0 if none.
     raft::Term last_term() const;
-    // The durable entry at index, or nullptr.
+    // The durable entry at index, or nullptr (a hole, or outside the log).
     const raft::Entry* entry(raft::Index index) const;
     bool vote_was_durable(raft::Term term, raft::NodeId vote) const {
         return durable_votes_.count({term, vote}) > 0;
@@ -104,7 +125,8 @@ private:
     raft::HardState hard_state_;
     std::optional<raft::Snapshot> snapshot_;
     raft::Index first_index_ = 1;
-    std::vector<raft::Entry> entries_;  // entries_[i] has index first_index_ + i
+    std::map<raft::Index, raft::Entry> entries_;  // by index; the gaps are holes
+    std::set<std::pair<raft::Index, raft::Term>> released_;
     std::set<std::pair<raft::Term, raft::NodeId>> durable_votes_;
     std::deque<Pending> pending_;
     raft::Index written_last_index_ = 0;  // the log's end once every pending write is done

@@ -185,7 +185,16 @@ NetworkFaults draw_network_faults(Rng& rng) {
     return faults;
 }
 
-FaultPlan draw_fault_plan(uint64_t seed, int nodes, bool unsafe_clock_skew) {
+std::optional<CompactionDraw> compaction_draw(const std::string& name) {
+    if (name == "off") return CompactionDraw{};
+    if (name == "memory") return CompactionDraw{true, false};
+    if (name == "disk") return CompactionDraw{false, true};
+    if (name == "both") return CompactionDraw{true, true};
+    return std::nullopt;
+}
+
+FaultPlan draw_fault_plan(uint64_t seed, int nodes, bool unsafe_clock_skew,
+                          CompactionDraw compaction) {
     COPYCAT_ASSERT(nodes == 0 || nodes == 3 || nodes == 5, "a simulated cluster has 3 or 5 nodes");
     Rng rng(seed, "fault plan");
     FaultPlan plan;
@@ -206,6 +215,20 @@ FaultPlan draw_fault_plan(uint64_t seed, int nodes, bool unsafe_clock_skew) {
     plan.crash_point_chance = rng.chance(0.5) ? rng.unit() * 0.03 : 0.0;
     plan.crash_point_down_max_us = rng.between(1'000, 200'000);
     plan.snapshot_every_entries = rng.chance(0.6) ? rng.between(10, 300) : 0;
+    // Drawn from their own stream, so that switching compaction on leaves the rest of the
+    // seed's plan as it was.
+    Rng compaction_rng(seed, "compaction");
+    const uint64_t memory_every = compaction_rng.between(1, 200);
+    const uint64_t disk_every = compaction_rng.between(1, 300);
+    const bool suspend = compaction_rng.chance(0.4);
+    const uint64_t suspend_ticks = compaction_rng.between(50, 600);
+    plan.compact_log_every_entries = compaction.memory ? memory_every : 0;
+    plan.disk_compact_every_entries = compaction.disk ? disk_every : 0;
+    // Sometimes a member silent for a while stops holding the global index back, so that one
+    // coming back behind it must reset (Raft::must_reset); else the default hour.
+    if ((compaction.memory || compaction.disk) && suspend) {
+        plan.raft.global_suspend_ticks = suspend_ticks;
+    }
     plan.membership = draw_membership_plan(seed, plan.nodes);
     draw_clock_faults(seed, unsafe_clock_skew, plan);
     draw_session_plan(seed, plan);
@@ -244,7 +267,8 @@ std::string describe(const FaultPlan& plan) {
         text, sizeof text,
         "plan: %d nodes; election timeout %u ticks, heartbeat %u, max append bytes %zu, "
         "inflight %u, pre-vote %s; fsync %llu-%llu us; latency %llu-%llu us, loss %.3f, "
-        "duplicate %.3f, reorder %.3f; %d clients; fault gap %llu-%llu us; snapshot every %llu",
+        "duplicate %.3f, reorder %.3f; %d clients; fault gap %llu-%llu us; snapshot every %llu; "
+        "compaction every %llu (memory), %llu (disk); global suspend %llu ticks",
         plan.nodes, plan.raft.election_timeout_ticks, plan.raft.heartbeat_interval_ticks,
         plan.raft.max_append_bytes, plan.raft.max_inflight_appends,
         plan.raft.pre_vote ? "on" : "off", static_cast<unsigned long long>(plan.disk.sync_min_us),
@@ -254,7 +278,10 @@ std::string describe(const FaultPlan& plan) {
         plan.network.duplicate, plan.network.reorder, plan.clients.clients,
         static_cast<unsigned long long>(plan.fault_gap_min_us),
         static_cast<unsigned long long>(plan.fault_gap_max_us),
-        static_cast<unsigned long long>(plan.snapshot_every_entries));
+        static_cast<unsigned long long>(plan.snapshot_every_entries),
+        static_cast<unsigned long long>(plan.compact_log_every_entries),
+        static_cast<unsigned long long>(plan.disk_compact_every_entries),
+        static_cast<unsigned long long>(plan.raft.global_suspend_ticks));
     std::string clock_faults =
         "; pause weight " + std::to_string(plan.weights[static_cast<int>(FaultKind::pause)]) +
         ", clock jump weight " +

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -108,6 +109,11 @@ struct FaultPlan {
     // Each node snapshots its state machine every this many applied entries (0: never), so
     // that leaders compact their logs and send snapshots to followers behind.
     uint64_t snapshot_every_entries = 0;
+    // Log compaction: Raft's in-memory log drops released entries each time this many entries
+    // applied (0: never), and each disk compacts (as copycat-compactor) each time its node
+    // applied this many (0: never).
+    uint64_t compact_log_every_entries = 0;
+    uint64_t disk_compact_every_entries = 0;
     uint64_t crash_point_down_max_us = 20'000;
     int weights[fault_kind_count] = {};  // by FaultKind; restart is scheduled, weight unused
     MembershipPlan membership;
@@ -116,7 +122,14 @@ struct FaultPlan {
 
 // nodes: 3 or 5, or 0 to draw it from the seed. unsafe_clock_skew: the negative control of
 // ClockFaultPlan (never in ctest or default runs).
-FaultPlan draw_fault_plan(uint64_t seed, int nodes, bool unsafe_clock_skew = false);
+// Which log compaction a seed may draw (--compaction).
+struct CompactionDraw {
+    bool memory = false;
+    bool disk = false;
+};
+std::optional<CompactionDraw> compaction_draw(const std::string& name);
+FaultPlan draw_fault_plan(uint64_t seed, int nodes, bool unsafe_clock_skew = false,
+                          CompactionDraw compaction = {});
 // Fresh network knobs within the plan's style (for FaultKind::network_knobs).
 NetworkFaults draw_network_faults(Rng& rng);
 // One line for the trace.

@@ -74,12 +74,13 @@ void Invariants::observe_log(raft::NodeId node, const raft::RaftLog& log,
     for (raft::Index index = keep + 1; index <= last; ++index) {
         const uint64_t previous = index == 1 ? 0xCBF29CE484222325ULL : track.chain.back().hash;
         Chain chain;
-        if (!log.contains(index)) {  // compacted: only what was committed is known
+        const raft::Entry* entry = log.find(index);
+        if (entry == nullptr) {  // compacted (below the log, or a hole): only what committed
             if (index < committed_.size() && committed_[index]) {
                 chain = {committed_[index]->term, committed_[index]->hash};
             }
         } else if (previous != 0) {
-            chain = {log.at(index).term, mix(previous, entry_hash(log.at(index)))};
+            chain = {entry->term, mix(previous, entry_hash(*entry))};
             record_chain(node, index, chain);
         }
         track.chain.push_back(chain);
@@ -164,23 +165,41 @@ void Invariants::observe_took_office(raft::NodeId node, raft::Term term, bool vo
 void Invariants::observe_apply(raft::NodeId node, const raft::Entry& entry, uint64_t effects_hash,
                                std::optional<uint64_t> state_hash) {
     NodeTrack& track = nodes_[node];
-    if (entry.index != track.applied_index + 1) {
+    if (entry.index <= track.applied_index) {
         add("state machine safety", "node " + str(node) + " applied index " + str(entry.index) +
                                         " after index " + str(track.applied_index));
     }
-    track.applied_index = entry.index;
+    for (raft::Index hole = track.applied_index + 1; hole < entry.index; ++hole) {
+        const auto removed = removed_at_.find(hole);
+        if (removed == removed_at_.end()) {
+            add("state machine safety", "node " + str(node) + " applied index " + str(entry.index) +
+                                            " after index " + str(track.applied_index) +
+                                            ", skipping index " + str(hole) +
+                                            ", which no compaction removed");
+            break;
+        }
+        track.incomparable_below = std::max(track.incomparable_below, removed->second);
+    }
+    track.applied_index = std::max(track.applied_index, entry.index);
+    // What it did and its state still depend on the entries it skipped (up to and including
+    // the index where the last of them was removed: a write's output is the value it
+    // replaced): only the entry itself is compared.
+    const bool comparable = entry.index > track.incomparable_below;
     if (applied_.size() <= entry.index) applied_.resize(entry.index + 1);
     std::optional<Applied>& applied = applied_[entry.index];
     const uint64_t hash = entry_hash(entry);
-    if (!applied) {
-        applied = Applied{hash, effects_hash, entry.term, node, std::nullopt, 0};
-    } else if (applied->entry != hash) {
+    if (applied && applied->entry != hash) {
         add("state machine safety", "index " + str(entry.index) + " applied as term " +
                                         str(applied->term) + " on node " + str(applied->node) +
                                         " and as a different entry of term " + str(entry.term) +
                                         " on node " + str(node));
         return;
-    } else if (applied->effects != effects_hash) {
+    }
+    if (!applied) applied = Applied{hash, std::nullopt, entry.term, node, std::nullopt, 0};
+    if (!comparable) return;
+    if (!applied->effects) {
+        applied->effects = effects_hash;
+    } else if (*applied->effects != effects_hash) {
         add("state machine safety", "the state machine did different things at index " +
                                         str(entry.index) + " on node " + str(applied->node) +
                                         " and on node " + str(node));
@@ -195,6 +214,19 @@ void Invariants::observe_apply(raft::NodeId node, const raft::Entry& entry, uint
                                         " between node " + str(applied->state_node) + " and node " +
                                         str(node));
     }
+}
+
+void Invariants::observe_removed(raft::Index index, raft::Index applied_at) {
+    auto [found, inserted] = removed_at_.emplace(index, applied_at);
+    if (!inserted) found->second = std::min(found->second, applied_at);
+}
+
+void Invariants::observe_reset(raft::NodeId node) {
+    NodeTrack& track = nodes_[node];
+    track.chain.clear();
+    track.commit_index = 0;
+    track.applied_index = 0;
+    track.incomparable_below = 0;
 }
 
 void Invariants::observe_install(raft::NodeId node, raft::Index index) {
@@ -213,6 +245,7 @@ void Invariants::observe_crash(raft::NodeId node) {
     track.applied_index = 0;
     track.leader_term = 0;
     track.leader_checked_to = 0;
+    track.incomparable_below = 0;
 }
 
 void Invariants::observe_durable_term(raft::NodeId node, raft::Term term) {

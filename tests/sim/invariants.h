@@ -77,6 +77,12 @@ public:
     // --- lifecycle and durability ------------------------------------------------------------
     // A node (re)started from durable state: forgets what its previous incarnation showed.
     void observe_start(raft::NodeId node, const raft::HardState& durable);
+    // Log compaction removed the entry at index on some node whose applied index was then
+    // applied_at: the state at indexes from applied_at on does not depend on it, so a node that
+    // skips it (a hole) is compared with the others only from there.
+    void observe_removed(raft::Index index, raft::Index applied_at);
+    // A follower dropped its log and state (Raft's reset): it applies from index 1 again.
+    void observe_reset(raft::NodeId node);
     void observe_crash(raft::NodeId node);
     void observe_durable_term(raft::NodeId node, raft::Term term);
     // A node sent a granted vote; vote_durable: its disk ever held (term, candidate) durably.
@@ -120,7 +126,7 @@ private:
     };
     struct Applied {
         uint64_t entry = 0;
-        uint64_t effects = 0;
+        std::optional<uint64_t> effects;  // unknown while only nodes that skipped holes applied it
         raft::Term term = 0;
         raft::NodeId node = 0;
         std::optional<uint64_t> state;
@@ -133,6 +139,9 @@ private:
         raft::Term durable_term = 0;
         raft::Term leader_term = 0;         // the term observe_leader last checked
         raft::Index leader_checked_to = 0;  // committed indexes checked for that term
+        // It skipped holes whose removal its state and effects depend on up to here: they are
+        // not compared at or below it.
+        raft::Index incomparable_below = 0;
     };
 
     const Chain* chain_at(const NodeTrack& track, raft::Index index) const;
@@ -146,6 +155,7 @@ private:
     std::map<std::pair<raft::Index, raft::Term>, uint64_t> chains_;
     std::vector<std::optional<Committed>> committed_;  // [index]
     std::vector<std::optional<Applied>> applied_;      // [index]
+    std::map<raft::Index, raft::Index> removed_at_;    // index -> lowest applied_at
     std::vector<Violation> violations_;
 };
 

@@ -45,6 +45,7 @@ struct Settings {
     bool verbose = false;
     bool end_to_end_only = false;
     bool unsafe_clock_skew = false;
+    std::string compaction = "off";
     // Success is a violation: a plant or the unsafe clock skew.
     bool negative_control() const { return !plant.empty() || unsafe_clock_skew; }
 };
@@ -86,6 +87,7 @@ std::string summary_json(const Totals& t, const Settings& s, bool aborted) {
     json.field("steps", t.steps).field("virtual_seconds", t.virtual_us / 1'000'000);
     json.field("undecided_histories", t.unknown).field("aborted", aborted);
     json.field("unsafe_clock_skew", s.unsafe_clock_skew);
+    json.field("compaction", s.compaction);
     if (s.negative_control()) {
         json.field("plant_catches", t.plant_catches).key("first_catching_seed");
         t.first_catching_seed ? json.value(*t.first_catching_seed) : json.null_value();
@@ -171,11 +173,12 @@ void print_run(const RunReport& report, bool with_trace) {
     }
     if (report.ok_run()) return;
     const Violation& first = report.violations.front();
-    std::printf("seed %llu: VIOLATION of %s: %s\n  replay: copycat-sim --seed %llu%s%s%s\n",
-                static_cast<unsigned long long>(report.seed), first.invariant.c_str(),
-                first.detail.c_str(), static_cast<unsigned long long>(report.seed),
-                settings.plant.empty() ? "" : " --plant ", settings.plant.c_str(),
-                settings.unsafe_clock_skew ? " --unsafe-clock-skew" : "");
+    std::printf(
+        "seed %llu: VIOLATION of %s: %s\n  replay: copycat-sim --seed %llu%s%s%s%s\n",
+        static_cast<unsigned long long>(report.seed), first.invariant.c_str(), first.detail.c_str(),
+        static_cast<unsigned long long>(report.seed), settings.plant.empty() ? "" : " --plant ",
+        settings.plant.c_str(), settings.unsafe_clock_skew ? " --unsafe-clock-skew" : "",
+        settings.compaction == "off" ? "" : (" --compaction " + settings.compaction).c_str());
     if (with_trace) {
         std::printf("--- %s\n--- trace (last events) ---\n%s--- end of trace ---\n",
                     report.plan.c_str(), report.trace.c_str());
@@ -199,6 +202,11 @@ bool read_settings(const po::variables_map& variables) {
     settings.verbose = variables["verbose"].as<bool>();
     settings.end_to_end_only = variables["checks"].as<std::string>() == "end-to-end";
     settings.unsafe_clock_skew = variables["unsafe-clock-skew"].as<bool>();
+    settings.compaction = variables["compaction"].as<std::string>();
+    if (!compaction_draw(settings.compaction)) {
+        std::fprintf(stderr, "copycat-sim: --compaction must be off, memory, disk or both\n");
+        return false;
+    }
     if (settings.nodes != 0 && settings.nodes != 3 && settings.nodes != 5) {
         std::fprintf(stderr, "copycat-sim: --nodes must be 3 or 5\n");
         return false;
@@ -228,6 +236,7 @@ int run_seeds() {
         options.verbose = settings.verbose && settings.replay_seed.has_value();
         options.promise_checks = !settings.end_to_end_only;
         options.unsafe_clock_skew = settings.unsafe_clock_skew;
+        options.compaction = *compaction_draw(settings.compaction);
         current_seed = seed;
         const RunReport report = run_seed(options);
         const bool first_failure = !report.ok_run() && !totals.first_failing_seed;
@@ -266,7 +275,10 @@ int main(int argc, char** argv) {
         "verbose", po::bool_switch(), "a line per seed; with --seed every event as it happens")(
         "unsafe-clock-skew", po::bool_switch(),
         "negative control: clock jumps beyond the lease's bound (a leader 50% slow, then "
-        "isolated); success is catching a stale read");
+        "isolated); success is catching a stale read")(
+        "compaction", po::value<std::string>()->default_value("off"),
+        "log compaction of released entries: off, memory (Raft's in-memory log), disk (as "
+        "copycat-compactor), or both; each seed draws how often");
     const ParseOutcome outcome = parse_config(
         argc, argv, options, "copycat-sim",
         "copycat-sim [--seeds N | --seed S] [--plant NAME]: deterministic simulation of whole "

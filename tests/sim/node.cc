@@ -75,18 +75,26 @@ void Node::start(uint64_t now_us) {
     COPYCAT_ASSERT(!up(), "start() of a node that is up: crash it first");
     ++incarnation_;
     random_ = std::make_unique<Rng>(seed_, "raft incarnation", incarnation_);
-    std::unique_ptr<ObservedStateMachine> observed = make_state_machine();
-    observer_ = observed.get();
     executed_sequence_.clear();
     session::SessionServerOptions server_options;
     server_options.raft = options_.raft;
     server_options.sessions = options_.sessions;
     server_options.snapshot_every_entries = options_.snapshot_every_entries;
+    server_options.compact_log_every_entries = options_.compact_log_every_entries;
+    disk_compacted_at_ = 0;
     raft::RestoredState restored = disk_.restore();
     // The server loads the stored snapshot at once: the entries it applies continue after it.
     if (restored.snapshot) effects_.installed_snapshot = restored.snapshot->index;
+    // The server makes its state machine here, and again, empty, if it resets (a member that
+    // came back behind the global index): then its commands run again from the start.
+    auto factory = [this]() -> std::unique_ptr<statemachine::StateMachine> {
+        std::unique_ptr<ObservedStateMachine> observed = make_state_machine();
+        observer_ = observed.get();
+        executed_sequence_.clear();
+        return observed;
+    };
     server_ = std::make_unique<session::SessionServer>(std::move(server_options), *random_,
-                                                       std::move(restored), std::move(observed));
+                                                       std::move(restored), factory);
     schedule_tick(local_time_us(now_us) / (options_.raft.tick_ms * 1000) + 1);
     effects_.log_changed_from = 1;
     set_time(now_us);
@@ -113,7 +121,10 @@ void Node::crash() {
     observer_ = nullptr;
     random_.reset();
     executed_sequence_.clear();
+    // What its disk compaction removed stays removed: the invariants must still hear of it.
+    std::vector<std::pair<raft::Index, raft::Index>> removed = std::move(effects_.removed);
     effects_ = Effects{};
+    effects_.removed = std::move(removed);
 }
 
 raft::Index Node::applied_index() const { return server_->state().last_applied(); }
@@ -180,6 +191,10 @@ void Node::collect() {
         if (output.empty()) break;
         for (raft::PersistOp& op : output.persist) {
             note_persist(op);
+            if (op.reset_log) {
+                effects_.reset = true;
+                disk_compacted_at_ = 0;
+            }
             if (op.snapshot) {
                 effects_.installed_snapshot = op.snapshot->index;
                 ++snapshots_installed_;
@@ -195,7 +210,17 @@ void Node::collect() {
             effects_.events.push_back(std::move(events));
         }
         collect_applied(std::move(output.applied));
+        std::vector<std::pair<raft::Index, raft::Term>> released;
+        for (raft::Index index : output.released) {
+            const std::optional<raft::Term> term = server_->raft().log().term_at(index);
+            if (term) released.push_back({index, *term});
+        }
+        disk_.release(released);
+        for (raft::Index index : output.compacted) {
+            effects_.removed.push_back({index, applied_index()});
+        }
         if (output.snapshot) store_snapshot(std::move(*output.snapshot));
+        compact_disk();
     }
     if (observer_ == nullptr) return;
     for (ObservedProblem& problem : observer_->take_problems()) {
@@ -266,6 +291,23 @@ bool Node::hide_event_gap(session::PublishRequest& batch) {
     return true;
 }
 
+// copycat-compactor's work on this node's disk, each time the node applied
+// disk_compact_every_entries more, from the indexes its consensus server reports.
+void Node::compact_disk() {
+    const raft::Index applied = applied_index();
+    if (options_.disk_compact_every_entries == 0 ||
+        applied < disk_compacted_at_ + options_.disk_compact_every_entries) {
+        return;
+    }
+    disk_compacted_at_ = applied;
+    compaction::Indexes indexes;
+    indexes.commit = std::min(server_->raft().commit_index(), applied);
+    indexes.minor = server_->state().completed_index();
+    indexes.global = server_->raft().global_index();
+    indexes.snapshot = disk_.snapshot() ? disk_.snapshot()->index : 0;
+    for (raft::Index index : disk_.compact(indexes)) effects_.removed.push_back({index, applied});
+}
+
 void Node::store_snapshot(raft::Snapshot snapshot) {
     const raft::Index index = snapshot.index;
     disk_.save_snapshot(snapshot);  // durable before the server hears of it
@@ -275,7 +317,8 @@ void Node::store_snapshot(raft::Snapshot snapshot) {
 }
 
 void Node::note_persist(const raft::PersistOp& op) {
-    raft::Index from = op.snapshot ? 1 : 0;  // an installed snapshot may replace the whole log
+    // An installed snapshot may replace the whole log; a reset does.
+    raft::Index from = op.snapshot || op.reset_log ? 1 : 0;
     if (op.truncate_after && from == 0) from = *op.truncate_after + 1;
     if (!op.entries.empty()) {
         from = from == 0 ? op.entries.front().index : std::min(from, op.entries.front().index);

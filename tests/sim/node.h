@@ -74,6 +74,11 @@ struct Effects {
     raft::Index installed_snapshot = 0;
     // The node took a snapshot of its state machine at this index (0: none).
     raft::Index took_snapshot = 0;
+    // Raft reset this follower (AppendResponse::reset): its log and state start again.
+    bool reset = false;
+    // Entries removed by log compaction (in memory or on disk): (index, this node's applied
+    // index when it removed it). The state at indexes from there on no longer depends on it.
+    std::vector<std::pair<raft::Index, raft::Index>> removed;
     // Broken promises seen by the node: its observer's (session and lock safety) and its own.
     std::vector<ObservedProblem> problems;
 };
@@ -85,6 +90,8 @@ struct NodeOptions {
     // The built-in resources take none: with snapshots, the node runs the simulator's map and
     // locks that do (snapshot_resources.h) instead.
     uint64_t snapshot_every_entries = 0;
+    uint64_t compact_log_every_entries = 0;   // FaultPlan's
+    uint64_t disk_compact_every_entries = 0;  // FaultPlan's
 };
 
 class Node {
@@ -146,6 +153,7 @@ private:
     void collect();
     void collect_applied(std::vector<raft::Entry> applied);
     void check_sequences(const raft::Entry& entry, IndexEffects& effects);
+    void compact_disk();
     void store_snapshot(raft::Snapshot snapshot);
     bool hide_event_gap(session::PublishRequest& batch);
     void note_persist(const raft::PersistOp& op);
@@ -168,6 +176,7 @@ private:
     std::map<SessionId, raft::Index> hidden_previous_;
     uint64_t next_local_tick_ = 0;  // number of the next tick, in Options::tick_ms
     uint64_t next_tick_us_ = 0;
+    raft::Index disk_compacted_at_ = 0;
     Effects effects_;
 };
 

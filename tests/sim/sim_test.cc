@@ -198,10 +198,25 @@ TEST(SimDisk, SyncsInOrderAndAcknowledgesTheHighestSeq) {
     EXPECT_EQ(last_seq, 5u);
 }
 
-TEST(SimDisk, RefusesAnAppendThatLeavesAGap) {
+TEST(SimDisk, RefusesAnAppendThatGoesBackWithoutTruncation) {
     Disk disk = make_disk();
-    EXPECT_FALSE(disk.write(op(1, {entry(2, 1)}), 0).is_ok());
-    EXPECT_EQ(disk.pending_writes(), 0u);
+    ASSERT_TRUE(disk.write(op(1, {entry(1, 1), entry(2, 1)}), 0).is_ok());
+    EXPECT_FALSE(disk.write(op(2, {entry(2, 1)}), 0).is_ok());
+    EXPECT_EQ(disk.pending_writes(), 1u);
+}
+
+TEST(SimDisk, TakesHolesAndCompactsReleasedEntries) {
+    Disk disk = make_disk();
+    std::vector<raft::Entry> entries = {entry(1, 1), entry(4, 1), entry(5, 1)};
+    for (raft::Entry& e : entries) e.compaction_mode = 3;  // RELEASE
+    ASSERT_TRUE(disk.write(op(1, entries), 0).is_ok());
+    disk.sync_due(UINT64_MAX);
+    EXPECT_TRUE(disk.covers(2));
+    EXPECT_FALSE(disk.holds(2));
+    disk.release({{4, 1}, {5, 1}});
+    EXPECT_EQ(disk.compact(compaction::Indexes{5, 5, 0, 0}), (std::vector<raft::Index>{4}))
+        << "the last entry stays";
+    EXPECT_EQ(disk.restore().entries.size(), 2u);
 }
 
 TEST(SimDisk, AVoteIsDurableOnlyOnceSynced) {

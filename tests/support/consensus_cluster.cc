@@ -91,6 +91,7 @@ void ProcessCluster::start_node(int n, const std::vector<std::string>& join_endp
                                      options_.session_timeout,
                                      "--log-format",
                                      "text"};
+    argv.insert(argv.end(), options_.consensus_flags.begin(), options_.consensus_flags.end());
     if (join_endpoints.empty()) {
         argv.insert(argv.end(), {"--initial-cluster", initial_cluster()});
     } else {

@@ -38,6 +38,8 @@ struct ClusterOptions {
     // Node n's logstore runs under this command (e.g. strace injecting fdatasync errors).
     std::map<int, std::vector<std::string>> logstore_wrappers;
     std::string gateway_binary;  // for start_gateway()
+    // Added to every consensus process's command line (e.g. --snapshot-every-entries 50).
+    std::vector<std::string> consensus_flags;
 };
 
 class ProcessCluster {

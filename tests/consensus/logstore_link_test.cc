@@ -1,0 +1,224 @@
+// LogstoreLink with PersistOps that touch snapshots (consensus/server/logstore_link.h,
+// SNAPSHOTS.md): the snapshot file is durable before the log changes of its op reach the
+// logstore, the log restarts after an installed snapshot it conflicts with or does not reach,
+// a log reset goes before the snapshots are discarded and both before anything after them, and
+// ops are reported durable only in order. The logstore is a real StorageService over a real
+// log in a temporary directory, served in-process on an inproc:// socket, so the test sees
+// which requests arrive and in what order.
+#include <gtest/gtest.h>
+
+#include <zmq.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/zmq_socket.h"
+#include "consensus/server/logstore_link.h"
+#include "logstore/log.h"
+#include "logstore/protocol.h"
+#include "logstore/service.h"
+#include "tests/support/subprocess.h"
+
+namespace copycat::server {
+namespace {
+
+namespace fb = logstore::fb;
+using testing::TempDir;
+
+std::vector<raft::Entry> entries(raft::Index first, raft::Index last, raft::Term term) {
+    std::vector<raft::Entry> out;
+    for (raft::Index i = first; i <= last; ++i) {
+        out.push_back({term, i, raft::EntryType::command, 0, 0, {static_cast<uint8_t>(i)}});
+    }
+    return out;
+}
+
+raft::PersistOp append_op(uint64_t seq, raft::Index first, raft::Index last, raft::Term term) {
+    raft::PersistOp op;
+    op.seq = seq;
+    op.entries = entries(first, last, term);
+    return op;
+}
+
+raft::PersistOp install_op(uint64_t seq, raft::Index index, raft::Term term,
+                           std::optional<raft::Index> truncate_after) {
+    raft::PersistOp op;
+    op.seq = seq;
+    op.snapshot = raft::Snapshot{index, term, raft::Configuration{1, 1, {}},
+                                 std::make_shared<const std::vector<uint8_t>>(10, 7)};
+    op.truncate_after = truncate_after;
+    return op;
+}
+
+class LogstoreLinkTest : public ::testing::Test {
+protected:
+    LogstoreLinkTest()
+        : log_(open_log()),
+          service_(*log_, nullptr),
+          router_(make_router(context_)),
+          endpoint_("inproc://logstore-" + std::to_string(reinterpret_cast<uintptr_t>(this))) {
+        router_.bind(endpoint_);
+        link_.emplace(context_, endpoint_,
+                      SnapshotHooks{[this](const raft::Snapshot& s) { stored_.push_back(s.index); },
+                                    [this] { ++discards_; }});
+    }
+
+    std::unique_ptr<logstore::SegmentedLog> open_log() {
+        logstore::LogOptions options;
+        options.directory = temp_.path() + "/log";
+        options.preallocate = false;
+        auto log = logstore::SegmentedLog::open(options, nullptr);
+        EXPECT_TRUE(log.is_ok()) << log.status().to_string();
+        return std::move(log.value());
+    }
+
+    // Serves what reached the logstore, as copycat-logstore does (handle each, then commit).
+    void serve() {
+        std::vector<logstore::Outgoing> out;
+        while (std::optional<ReceivedMessage> message = try_receive(router_)) {
+            std::span<const uint8_t> payload(static_cast<const uint8_t*>(message->payload.data()),
+                                             message->payload.size());
+            const fb::StorageMessage* parsed = logstore::parse_message(payload);
+            ASSERT_NE(parsed, nullptr);
+            received_.push_back(fb::EnumNameBody(parsed->body_type()));
+            service_.handle(message->routing_frames.front().to_string(), payload, &out);
+        }
+        service_.commit(&out);
+        for (const logstore::Outgoing& reply : out) {
+            ASSERT_TRUE(try_send(router_, reply.peer, std::span<const uint8_t>(reply.bytes)));
+        }
+    }
+
+    // Runs both sides until quiet; the highest seq the link reported durable so far.
+    uint64_t pump() {
+        for (int round = 0; round < 20; ++round) {
+            serve();
+            zmq::pollitem_t item{link_->socket().handle(), 0, ZMQ_POLLIN, 0};
+            if (zmq::poll(&item, 1, std::chrono::milliseconds(20)) == 0) continue;
+            note(link_->on_readable());
+        }
+        EXPECT_FALSE(link_->failed()) << link_->failure().to_string();
+        return persisted_;
+    }
+    void note(std::optional<uint64_t> persisted) {
+        if (!persisted) return;
+        EXPECT_GT(*persisted, persisted_) << "reported durable twice or out of order";
+        persisted_ = *persisted;
+    }
+    std::vector<std::string> take_received() { return std::exchange(received_, {}); }
+
+    TempDir temp_;
+    std::unique_ptr<logstore::SegmentedLog> log_;
+    logstore::StorageService service_;
+    zmq::context_t context_{1};
+    zmq::socket_t router_;
+    std::string endpoint_;
+    std::optional<LogstoreLink> link_;
+    std::vector<raft::Index> stored_;  // SnapshotHooks::store calls
+    int discards_ = 0;                 // SnapshotHooks::discard_all calls
+    std::vector<std::string> received_;
+    uint64_t persisted_ = 0;
+};
+
+TEST_F(LogstoreLinkTest, AnInstalledSnapshotIsStoredBeforeTheLogRestartsAfterIt) {
+    link_->persist(append_op(1, 1, 5, 1), 0);
+    EXPECT_EQ(pump(), 1u);
+    take_received();
+    // The leader's snapshot at 20 (term 2) conflicts with this log: Raft truncates after it.
+    link_->persist(install_op(2, 20, 2, 20), 20);
+    link_->persist(append_op(3, 21, 22, 2), 20);
+    EXPECT_EQ(pump(), 1u);
+    EXPECT_EQ(stored_, std::vector<raft::Index>{20});
+    EXPECT_TRUE(take_received().empty()) << "a log change went out before the snapshot file";
+    EXPECT_EQ(log_->last_index(), 5u);
+
+    note(link_->snapshot_durable(20));
+    EXPECT_EQ(pump(), 3u);
+    EXPECT_EQ(take_received(), (std::vector<std::string>{"ResetLogRequest", "AppendRequest"}));
+    EXPECT_EQ(log_->first_index(), 21u);
+    EXPECT_EQ(log_->last_index(), 22u);
+    EXPECT_EQ(link_->durable_snapshot_index(), 20u);
+}
+
+TEST_F(LogstoreLinkTest, ALogBehindItsSnapshotRestartsAfterIt) {
+    link_->persist(append_op(1, 1, 5, 1), 0);
+    EXPECT_EQ(pump(), 1u);
+    take_received();
+    link_->persist(install_op(2, 20, 2, std::nullopt), 20);  // a restart's op: log behind
+    note(link_->snapshot_durable(20));
+    EXPECT_EQ(pump(), 2u);
+    EXPECT_EQ(take_received(), std::vector<std::string>{"ResetLogRequest"});
+    EXPECT_EQ(log_->first_index(), 21u);
+}
+
+TEST_F(LogstoreLinkTest, ALogHoldingTheSnapshotIsKept) {
+    link_->persist(append_op(1, 1, 30, 2), 0);
+    EXPECT_EQ(pump(), 1u);
+    take_received();
+    link_->persist(install_op(2, 20, 2, std::nullopt), 20);
+    // Only the file: once it is durable, the op is, with nothing sent to the logstore.
+    std::optional<uint64_t> durable = link_->snapshot_durable(20);
+    ASSERT_TRUE(durable.has_value());
+    EXPECT_EQ(*durable, 2u);
+    pump();
+    EXPECT_TRUE(take_received().empty());
+    EXPECT_EQ(log_->first_index(), 1u);
+    EXPECT_EQ(log_->last_index(), 30u);
+}
+
+TEST_F(LogstoreLinkTest, AResetDropsTheLogThenTheSnapshotsBeforeAnythingElse) {
+    link_->persist(append_op(1, 1, 10, 1), 0);
+    EXPECT_EQ(pump(), 1u);
+    take_received();
+    raft::PersistOp reset;
+    reset.seq = 2;
+    reset.reset_log = true;
+    link_->persist(reset, 0);
+    link_->persist(append_op(3, 1, 2, 3), 0);
+    EXPECT_EQ(pump(), 1u);
+    EXPECT_EQ(take_received(), std::vector<std::string>{"ResetLogRequest"});
+    EXPECT_EQ(discards_, 1) << "the snapshots go only once the log reset is durable";
+    EXPECT_EQ(log_->last_index(), 0u);
+
+    note(link_->snapshots_discarded());
+    EXPECT_EQ(pump(), 3u);
+    EXPECT_EQ(take_received(), std::vector<std::string>{"AppendRequest"});
+    EXPECT_EQ(log_->first_index(), 1u);
+    EXPECT_EQ(log_->last_index(), 2u);
+}
+
+TEST_F(LogstoreLinkTest, OpsBehindASnapshotWaitAndAreReportedInOrder) {
+    link_->persist(append_op(1, 1, 30, 2), 0);
+    raft::PersistOp vote;
+    vote.seq = 3;
+    vote.hard_state = raft::HardState{3, 2};
+    link_->persist(install_op(2, 20, 2, std::nullopt), 20);
+    link_->persist(vote, 20);
+    link_->persist(append_op(4, 31, 31, 3), 20);
+    EXPECT_EQ(pump(), 1u) << "nothing after the snapshot is durable before its file";
+    EXPECT_EQ(log_->last_index(), 30u);
+    EXPECT_EQ(log_->meta().term, 0u) << "the vote behind the snapshot must wait for it";
+    note(link_->snapshot_durable(20));
+    EXPECT_EQ(pump(), 4u);
+    EXPECT_EQ(log_->meta().term, 3u);
+    EXPECT_EQ(log_->last_index(), 31u);
+}
+
+TEST_F(LogstoreLinkTest, CompactionIndexesSentOnlyGrow) {
+    link_->set_indexes(10, 5, 3);
+    link_->set_indexes(8, 6, 2);
+    pump();
+    std::vector<logstore::Outgoing> out;
+    service_.handle("probe", logstore::make_status(99), &out);
+    ASSERT_EQ(out.size(), 1u);
+    const fb::StatusResponse* status =
+        logstore::parse_message(out[0].bytes)->body_as_StatusResponse();
+    ASSERT_NE(status, nullptr);
+    EXPECT_EQ(status->commit_index(), 10u);
+    EXPECT_EQ(status->global_index(), 6u);
+    EXPECT_EQ(status->snapshot_index(), 3u);
+}
+
+}  // namespace
+}  // namespace copycat::server

@@ -1,0 +1,123 @@
+// What the logstore does for copycat-compactor besides installing (schemas/storage.fbs):
+// a copy of the release bits of sealed segments, and the removal of compaction leftovers
+// (FORMAT.md, "Compaction leftovers"), both on the log and through the service.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "logstore/protocol.h"
+#include "logstore/segment.h"
+#include "logstore/service.h"
+#include "tests/logstore/log_test_util.h"
+
+namespace copycat::logstore {
+namespace {
+
+// Entries 1-14 in segments [1-4] [5-8] [9-12] and the active [13-14]; 2, 4, 5 and 13 released.
+class CompactionRequestsTest : public LogstoreTest {
+protected:
+    void SetUp() override {
+        LogstoreTest::SetUp();
+        log_ = open_log(options(4));
+        append_and_sync(*log_, entries_);
+        std::vector<uint64_t> released = {2, 4, 5, 13};
+        log_->release(released);
+    }
+
+    void touch(const std::string& name) { std::ofstream(log_path(name)) << "x"; }
+
+    const std::vector<Entry> entries_ = test_entries(1, 14, 1);
+    std::unique_ptr<SegmentedLog> log_;
+};
+
+TEST_F(CompactionRequestsTest, ReleaseBitsOfSealedSegmentsByRecordPosition) {
+    std::vector<uint64_t> ids = {3, 1, 4, 77};
+    std::vector<SegmentBits> bits = log_->release_bits(ids);
+    ASSERT_EQ(bits.size(), 2u) << "the active segment 4 and the unknown 77 are left out";
+    EXPECT_EQ(bits[0].id, 1u) << "in log order";
+    EXPECT_EQ(bits[0].version, 1u);
+    EXPECT_EQ(bits[0].records, 4u);
+    EXPECT_EQ(bits[0].bits, (std::vector<uint8_t>{0b1010}));  // records 1 and 3: indexes 2, 4
+    EXPECT_EQ(bits[1].id, 3u);
+    EXPECT_EQ(bits[1].bits, (std::vector<uint8_t>{0}));
+    EXPECT_TRUE(bits[0].released(1));
+    EXPECT_FALSE(bits[0].released(2));
+}
+
+TEST_F(CompactionRequestsTest, ReleaseBitsFollowTheInstalledVersion) {
+    std::string name = segment_file_name(1, 2);
+    write_segment_file(log_path(name), {1, 2, 1, 0}, pick(entries_, {1, 3, 4}));
+    ASSERT_OK(log_->install_segment(std::vector<uint64_t>{1}, name));
+    std::vector<uint64_t> ids = {1};
+    std::vector<SegmentBits> bits = log_->release_bits(ids);
+    ASSERT_EQ(bits.size(), 1u);
+    EXPECT_EQ(bits[0].version, 2u);
+    EXPECT_EQ(bits[0].records, 3u);
+    EXPECT_EQ(bits[0].bits, (std::vector<uint8_t>{0b100})) << "4 is now the third record";
+}
+
+TEST_F(CompactionRequestsTest, LeftoversAreTheCompactorsFilesTheManifestDoesNotName) {
+    std::string live = segment_file_name(1, 2);
+    write_segment_file(log_path(live), {1, 2, 1, 0}, pick(entries_, {1, 3, 4}));
+    ASSERT_OK(log_->install_segment(std::vector<uint64_t>{1}, live));
+    const std::vector<std::string> leftovers = {
+        "segment-00000001-v3.log", "segment-00000001-v3.release", "segment-00000002-v2.log.tmp",
+        "segment-00000002-v5.log"};
+    for (const std::string& name : leftovers) touch(name);
+    const std::vector<std::string> not_ours = {"segment-00000009-v1.log", "notes.txt",
+                                               "segment-00000003-v1.release.tmp"};
+    for (const std::string& name : not_ours) touch(name);
+    Result<std::vector<std::string>> removed = log_->remove_leftovers();
+    ASSERT_OK(removed);
+    std::vector<std::string> sorted = *removed;
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(sorted, leftovers);
+    for (const std::string& name : not_ours) EXPECT_TRUE(file_exists(log_path(name))) << name;
+    EXPECT_TRUE(file_exists(log_path(live))) << "the live compacted version stays";
+    EXPECT_TRUE(file_exists(log_path(release_file_name(1, 2))));
+    ASSERT_OK(log_->remove_leftovers());
+    EXPECT_TRUE(log_->remove_leftovers()->empty()) << "nothing left to remove";
+    std::string before = describe_log(*log_);
+    log_.reset();
+    EXPECT_EQ(describe_log(*open_log(options(4))), before);
+}
+
+// The same two requests over the storage protocol, and a CompactRequest, which only the
+// compactor serves.
+TEST_F(CompactionRequestsTest, TheServiceAnswersReleaseBitsAndLeftoverRemoval) {
+    StorageService service(*log_, nullptr);
+    touch("segment-00000002-v2.log");
+    std::vector<uint64_t> ids = {1, 2};
+    auto ask = [&](const std::vector<uint8_t>& request) {
+        std::vector<Outgoing> out;
+        service.handle("compactor", request, &out);
+        EXPECT_EQ(out.size(), 1u);
+        return out.empty() ? std::vector<uint8_t>{} : out[0].bytes;
+    };
+    std::vector<uint8_t> reply = ask(make_release_bits(7, ids));
+    const fb::StorageMessage* message = parse_message(reply);
+    ASSERT_NE(message, nullptr);
+    EXPECT_EQ(message->request_id(), 7u);
+    const auto* segments = message->body_as_ReleaseBitsResponse()->segments();
+    ASSERT_EQ(segments->size(), 2u);
+    std::optional<SegmentBits> second = segment_bits_of(*segments->Get(1));
+    ASSERT_TRUE(second.has_value());
+    EXPECT_EQ(second->id, 2u);
+    EXPECT_EQ(second->bits, (std::vector<uint8_t>{0b1})) << "5 is the first record of 2";
+
+    reply = ask(make_remove_leftovers(8));
+    message = parse_message(reply);
+    ASSERT_NE(message, nullptr);
+    const auto* removed = message->body_as_RemoveLeftoversResponse()->removed();
+    ASSERT_EQ(removed->size(), 1u);
+    EXPECT_EQ(removed->Get(0)->str(), "segment-00000002-v2.log");
+
+    reply = ask(make_compact(9, false));
+    message = parse_message(reply);
+    ASSERT_NE(message, nullptr);
+    ASSERT_NE(message->body_as_ErrorResponse(), nullptr);
+    EXPECT_EQ(message->body_as_ErrorResponse()->code(), fb::ErrorCode::InvalidArgument);
+}
+
+}  // namespace
+}  // namespace copycat::logstore

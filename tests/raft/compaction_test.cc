@@ -1,0 +1,162 @@
+// Log compaction in the Raft core: holes in the in-memory log (log.h), a follower taking a
+// leader's log with holes, and the reset of a follower that lacks entries below the global
+// index (raft.cc, must_reset). The simulator runs the same paths with faults
+// (copycat-sim --compaction).
+#include <gtest/gtest.h>
+
+#include "common/compaction.h"
+#include "consensus/raft/log.h"
+#include "tests/raft/harness.h"
+
+namespace copycat::raft {
+namespace {
+
+constexpr uint8_t kRelease = 3;
+constexpr uint8_t kTombstone = 8;
+
+Entry entry(Index index, Term term, uint8_t mode = kRelease) {
+    Entry e = command(index, term);
+    e.compaction_mode = mode;
+    return e;
+}
+
+compaction::Indexes everything_below(Index index, Index global = 0) {
+    return compaction::Indexes{index, index, global, 0};
+}
+
+TEST(RaftLogHoles, AHoleHasTheTermOfTheEntryBeforeIt) {
+    RaftLog log;
+    log.append(entry(1, 1));
+    log.append(entry(4, 2));  // 2 and 3 are holes of term 1
+    log.append(entry(5, 2));
+    EXPECT_EQ(log.last_index(), 5u);
+    EXPECT_TRUE(log.contains(2));
+    EXPECT_EQ(log.find(2), nullptr);
+    EXPECT_EQ(log.term_at(2), 1u);
+    EXPECT_EQ(log.term_at(3), 1u);
+    EXPECT_EQ(log.term_at(4), 2u);
+    EXPECT_EQ(log.held_at_or_before(3), 1u);
+    EXPECT_EQ(log.first_term_other_than(2, 5, 1), 4u);
+    EXPECT_EQ(log.first_term_other_than(2, 3, 1), std::nullopt);
+    EXPECT_EQ(log.first_index_of_term_at(5), 4u);
+    EXPECT_EQ(log.slice(2, 5, 1 << 20).size(), 2u) << "a read skips holes";
+}
+
+TEST(RaftLogHoles, CompactionRemovesReleasedEntriesButKeepsEachTermsFirstAndTheLast) {
+    RaftLog log;
+    for (Index i = 1; i <= 4; ++i) log.append(entry(i, 1));
+    for (Index i = 5; i <= 8; ++i) log.append(entry(i, 2));
+    std::vector<Index> all = {1, 2, 3, 4, 5, 6, 7, 8};
+    log.release(all);
+    std::vector<Index> removed = log.compact(everything_below(8));
+    EXPECT_EQ(removed, (std::vector<Index>{2, 3, 4, 6, 7}));
+    EXPECT_NE(log.find(1), nullptr) << "the first entry of term 1";
+    EXPECT_NE(log.find(5), nullptr) << "the first entry of term 2";
+    EXPECT_NE(log.find(8), nullptr) << "the last entry";
+    for (Index i = 1; i <= 8; ++i) EXPECT_EQ(log.term_at(i), i <= 4 ? 1u : 2u) << i;
+}
+
+TEST(RaftLogHoles, NothingAboveTheMinorIndexOrUnreleasedIsRemoved) {
+    RaftLog log;
+    for (Index i = 1; i <= 6; ++i) log.append(entry(i, 1));
+    std::vector<Index> released = {2, 3, 5};
+    log.release(released);
+    EXPECT_EQ(log.compact(compaction::Indexes{6, 4, 0, 0}), (std::vector<Index>{2, 3}));
+    EXPECT_NE(log.find(4), nullptr) << "not released";
+    EXPECT_NE(log.find(5), nullptr) << "above the minor index";
+    EXPECT_EQ(log.released_held(), 1u);
+}
+
+TEST(RaftLogHoles, ATombstoneGoesOnlyBelowTheGlobalIndex) {
+    RaftLog log;
+    log.append(entry(1, 1));
+    log.append(entry(2, 1, kTombstone));
+    log.append(entry(3, 1));
+    std::vector<Index> released = {2};
+    log.release(released);
+    EXPECT_TRUE(log.compact(everything_below(3, 2)).empty()) << "global 2: index 2 is not below";
+    EXPECT_EQ(log.compact(everything_below(3, 3)), (std::vector<Index>{2}));
+}
+
+TEST(RaftLogHoles, TruncationDropsReleaseMarksOfTheCutEntries) {
+    RaftLog log;
+    for (Index i = 1; i <= 3; ++i) log.append(entry(i, 1));
+    std::vector<Index> released = {3};
+    log.release(released);
+    log.truncate_after(2);
+    log.append(entry(3, 2));
+    EXPECT_TRUE(log.compact(everything_below(3)).empty());
+    EXPECT_EQ(log.released_held(), 0u);
+}
+
+// A follower with entries 1..3 of term 1 gets, from a leader of term 2, a log whose indexes 4
+// and 5 are holes: it takes the entries around them and answers up to the last one.
+TEST(RaftFollowerHoles, TakesALogWithHolesAndVerifiesUpToItsLastEntry) {
+    Driver follower(2, restored_state(3, {2, 0}, entries_with_terms({1, 1, 1})));
+    follower.deliver(1, append_request(2, 1, 3, 1, {entry(6, 2), entry(7, 2)}, 7));
+    follower.ack();  // a success goes out once the entries are durable
+    std::vector<AppendResponse> responses = follower.take<AppendResponse>(1);
+    ASSERT_EQ(responses.size(), 1u);
+    EXPECT_TRUE(responses[0].success);
+    EXPECT_EQ(responses[0].index, 7u);
+    EXPECT_EQ(follower->log().last_index(), 7u);
+    EXPECT_EQ(follower->log().find(4), nullptr);
+    EXPECT_EQ(follower->log().term_at(5), 1u) << "holes after index 3 keep the term before them";
+    EXPECT_EQ(follower->commit_index(), 7u);
+}
+
+// The leader's holes 3..4 carry term 1 (the term of its entry 2); the follower's entry 4 of
+// term 3, from a deposed leader, differs there and must go, though the next entry the request
+// carries (index 5) is beyond the follower's log.
+TEST(RaftFollowerHoles, AConflictInsideAGapIsCutWhereItStarts) {
+    Driver follower(2, restored_state(3, {4, 0}, entries_with_terms({1, 1, 1, 3})));
+    follower.deliver(1, append_request(4, 1, 2, 1, {entry(5, 4)}, 2));
+    follower.collect();
+    ASSERT_FALSE(follower.unacked.empty());
+    EXPECT_EQ(follower.unacked.back().truncate_after, 3u);
+    follower.ack();
+    std::vector<AppendResponse> responses = follower.take<AppendResponse>(1);
+    ASSERT_EQ(responses.size(), 1u);
+    EXPECT_TRUE(responses[0].success);
+    EXPECT_EQ(follower->log().term_at(4), 1u) << "the stale entry 4 was cut";
+    EXPECT_EQ(follower->log().find(4), nullptr);
+}
+
+TEST(RaftFollowerHoles, AFollowerMissingEntriesBelowTheGlobalIndexResets) {
+    Driver follower(2, restored_state(3, {2, 0}, entries_with_terms({1, 1})));
+    AppendRequest request = append_request(2, 1, 2, 1, {entry(5, 2), entry(6, 2)}, 6);
+    request.global_index = 6;  // the leader's holes 3 and 4 may have been deletes
+    follower.deliver(1, request);
+    follower.ack();
+    std::vector<AppendResponse> responses = follower.take<AppendResponse>(1);
+    ASSERT_EQ(responses.size(), 1u);
+    EXPECT_FALSE(responses[0].success);
+    EXPECT_TRUE(responses[0].reset);
+    EXPECT_EQ(follower->log().last_index(), 0u);
+    EXPECT_EQ(follower->commit_index(), 0u);
+    ASSERT_FALSE(follower.acked.empty());
+    EXPECT_TRUE(follower.acked.back().reset_log);
+}
+
+TEST(RaftFollowerHoles, AnEmptyFollowerTakesHolesBelowTheGlobalIndex) {
+    Driver follower(2, restored_state(3, {2, 0}));
+    AppendRequest request = append_request(2, 1, 0, 0, {entry(1, 1), entry(5, 2)}, 5);
+    request.global_index = 5;
+    follower.deliver(1, request);
+    follower.ack();
+    std::vector<AppendResponse> responses = follower.take<AppendResponse>(1);
+    ASSERT_EQ(responses.size(), 1u);
+    EXPECT_TRUE(responses[0].success);
+    EXPECT_FALSE(responses[0].reset);
+    EXPECT_EQ(follower->log().last_index(), 5u);
+}
+
+TEST(RaftFollowerHoles, AMalformedRequestIsIgnored) {
+    Driver follower(2, restored_state(3, {2, 0}, entries_with_terms({1})));
+    follower.deliver(1, append_request(2, 1, 1, 1, {entry(3, 2), entry(2, 2)}, 0));
+    EXPECT_EQ(follower.take<AppendResponse>(1).size(), 0u);
+    EXPECT_EQ(follower->log().last_index(), 1u);
+}
+
+}  // namespace
+}  // namespace copycat::raft
