@@ -59,4 +59,13 @@ inline bool must_keep_for_terms(uint64_t previous_term, uint64_t term) {
     return previous_term != term;
 }
 
+// Whether a released entry of a log may go now, in the Raft core's log and the simulator's
+// disks alike: the rules allow it (Kind::major), it is not the log's last entry, and the term
+// rule does not keep it (previous_term: of the entry before it, removed or not).
+inline bool may_remove_released(uint8_t mode, uint64_t index, uint64_t term, uint64_t previous_term,
+                                uint64_t last_index, const Indexes& indexes) {
+    return index != last_index && !must_keep_for_terms(previous_term, term) &&
+           removable(mode, index, /*released=*/true, indexes, Kind::major);
+}
+
 }  // namespace copycat::compaction

@@ -119,11 +119,8 @@ std::vector<Index> RaftLog::compact(const compaction::Indexes& indexes) {
         auto it = entries_.find(*r);
         COPYCAT_ASSERT(it != entries_.end(), "a released entry that the log does not hold");
         const Entry& entry = it->second;
-        bool keep = entry.index == last ||
-                    compaction::must_keep_for_terms(term_before(it), entry.term) ||
-                    !compaction::removable(entry.compaction_mode, entry.index, true, indexes,
-                                           compaction::Kind::major);
-        if (keep) {
+        if (!compaction::may_remove_released(entry.compaction_mode, entry.index, entry.term,
+                                             term_before(it), last, indexes)) {
             ++r;
             continue;
         }

@@ -191,11 +191,8 @@ std::vector<raft::Index> Disk::compact(const compaction::Indexes& indexes) {
         const raft::Term before_log = snapshot_ ? snapshot_->term : 0;
         const raft::Term previous_term =
             it == entries_.begin() ? before_log : std::prev(it)->second.term;
-        const bool keep = entry.index == last ||
-                          compaction::must_keep_for_terms(previous_term, entry.term) ||
-                          !compaction::removable(entry.compaction_mode, entry.index, true, indexes,
-                                                 compaction::Kind::major);
-        if (keep) {
+        if (!compaction::may_remove_released(entry.compaction_mode, entry.index, entry.term,
+                                             previous_term, last, indexes)) {
             ++r;
             continue;
         }
