@@ -12,21 +12,42 @@ RaftLog::RaftLog(Index first_index, Term term_before_first)
 }
 
 Term RaftLog::last_term() const {
-    return entries_.empty() ? term_before_first_ : entries_.rbegin()->second.term;
+    return entries_.empty() ? term_before_first_ : entries_.back().term;
 }
 
-// The term of the entry before `it` (the term of a hole just before it), or the term before
-// the log.
-Term RaftLog::term_before(std::map<Index, Entry>::const_iterator it) const {
-    return it == entries_.begin() ? term_before_first_ : std::prev(it)->second.term;
+size_t RaftLog::lower_position(Index index) const {
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), index,
+                               [](const Entry& entry, Index i) { return entry.index < i; });
+    return static_cast<size_t>(it - entries_.begin());
+}
+
+size_t RaftLog::position(Index index) const {
+    if (entries_.empty() || index < entries_.front().index || index > entries_.back().index) {
+        return npos;
+    }
+    const size_t from_front = index - entries_.front().index;
+    if (from_front < entries_.size() && entries_[from_front].index == index) return from_front;
+    const size_t from_back = entries_.back().index - index;
+    if (from_back < entries_.size() && entries_[entries_.size() - 1 - from_back].index == index) {
+        return entries_.size() - 1 - from_back;
+    }
+    const size_t found = lower_position(index);
+    return found < entries_.size() && entries_[found].index == index ? found : npos;
+}
+
+// The term of the entry before `position` (the term of a hole just before it), or the term
+// before the log.
+Term RaftLog::term_before(size_t position) const {
+    return position == 0 ? term_before_first_ : entries_[position - 1].term;
 }
 
 std::optional<Term> RaftLog::term_at(Index index) const {
     if (index == 0) return 0;
     if (index + 1 == first_index_) return term_before_first_;
     if (!contains(index)) return std::nullopt;
-    auto after = entries_.upper_bound(index);
-    return term_before(after);  // the entry at index itself, or the one before the hole
+    const size_t held = position(index);
+    if (held != npos) return entries_[held].term;
+    return term_before(lower_position(index));  // a hole: the term of the entry before it
 }
 
 const Entry& RaftLog::at(Index index) const {
@@ -37,20 +58,24 @@ const Entry& RaftLog::at(Index index) const {
 
 const Entry* RaftLog::find(Index index) const {
     if (!contains(index)) return nullptr;
-    auto found = entries_.find(index);
-    return found == entries_.end() ? nullptr : &found->second;
+    const size_t held = position(index);
+    return held == npos ? nullptr : &entries_[held];
 }
 
 Index RaftLog::held_at_or_before(Index index) const {
-    auto after = entries_.upper_bound(index);
-    return after == entries_.begin() ? first_index_ - 1 : std::prev(after)->first;
+    const size_t held = position(index);
+    if (held != npos) return index;
+    const size_t after = lower_position(index + 1);
+    return after == 0 ? first_index_ - 1 : entries_[after - 1].index;
 }
 
 std::vector<Entry> RaftLog::slice(Index from, Index to, size_t max_bytes) const {
     std::vector<Entry> out;
     size_t bytes = 0;
-    for (auto it = entries_.lower_bound(from); it != entries_.end() && it->first <= to; ++it) {
-        const Entry& entry = it->second;
+    size_t start = position(from);
+    if (start == npos) start = lower_position(from);
+    for (size_t p = start; p < entries_.size() && entries_[p].index <= to; ++p) {
+        const Entry& entry = entries_[p];
         if (!out.empty() && bytes + entry.payload.size() > max_bytes) break;
         bytes += entry.payload.size();
         out.push_back(entry);
@@ -64,8 +89,8 @@ std::optional<Index> RaftLog::first_term_other_than(Index from, Index to, Term t
     to = std::min(to, last_index());
     if (from > to) return std::nullopt;
     if (term_at(from) != term) return from;
-    for (auto it = entries_.upper_bound(from); it != entries_.end() && it->first <= to; ++it) {
-        if (it->second.term != term) return it->first;
+    for (size_t p = lower_position(from + 1); p < entries_.size() && entries_[p].index <= to; ++p) {
+        if (entries_[p].term != term) return entries_[p].index;
     }
     return std::nullopt;
 }
@@ -74,13 +99,12 @@ std::optional<Index> RaftLog::first_term_other_than(Index from, Index to, Term t
 // term is where the term starts.
 Index RaftLog::first_index_of_term_at(Index index) const {
     if (!contains(index)) return index;
-    Term term = *term_at(index);
-    auto it = entries_.upper_bound(index);
+    const Term term = *term_at(index);
+    size_t p = lower_position(index + 1);
     Index first = index;
-    while (it != entries_.begin()) {
-        --it;
-        if (it->second.term != term) break;
-        first = it->first;
+    while (p > 0 && entries_[p - 1].term == term) {
+        --p;
+        first = entries_[p].index;
     }
     return first;
 }
@@ -88,19 +112,18 @@ Index RaftLog::first_index_of_term_at(Index index) const {
 void RaftLog::append(Entry entry) {
     COPYCAT_ASSERT(entry.index > last_index(), "log append must go after the last entry");
     COPYCAT_ASSERT(entry.term >= last_term(), "terms in the log never decrease");
-    Index index = entry.index;
-    entries_.emplace_hint(entries_.end(), index, std::move(entry));
+    entries_.push_back(std::move(entry));
 }
 
 void RaftLog::truncate_after(Index index) {
     COPYCAT_ASSERT(index + 1 >= first_index_, "truncation below the start of the log");
-    entries_.erase(entries_.upper_bound(index), entries_.end());
+    while (!entries_.empty() && entries_.back().index > index) entries_.pop_back();
     released_.erase(released_.upper_bound(index), released_.end());
 }
 
 void RaftLog::compact_to(Index index, Term term) {
     if (index < first_index_) return;
-    entries_.erase(entries_.begin(), entries_.upper_bound(index));
+    while (!entries_.empty() && entries_.front().index <= index) entries_.pop_front();
     released_.erase(released_.begin(), released_.upper_bound(index));
     first_index_ = index + 1;
     term_before_first_ = term;
@@ -108,26 +131,32 @@ void RaftLog::compact_to(Index index, Term term) {
 
 void RaftLog::release(std::span<const Index> indexes) {
     for (Index index : indexes) {
-        if (entries_.count(index) != 0) released_.insert(index);
+        if (position(index) != npos) released_.insert(index);
     }
 }
 
+// One pass that keeps what stays, in order (O(entries held) per call: the server calls it every
+// so many applied entries, not per entry).
 std::vector<Index> RaftLog::compact(const compaction::Indexes& indexes) {
     std::vector<Index> removed;
-    Index last = last_index();
-    for (auto r = released_.begin(); r != released_.end() && *r <= indexes.commit;) {
-        auto it = entries_.find(*r);
-        COPYCAT_ASSERT(it != entries_.end(), "a released entry that the log does not hold");
-        const Entry& entry = it->second;
-        if (!compaction::may_remove_released(entry.compaction_mode, entry.index, entry.term,
-                                             term_before(it), last, indexes)) {
-            ++r;
-            continue;
+    if (released_.empty()) return removed;
+    const Index last = last_index();
+    std::deque<Entry> kept;
+    Term previous_term = term_before_first_;
+    for (Entry& entry : entries_) {
+        const Term term = entry.term;
+        const bool go = entry.index <= indexes.commit && released_.count(entry.index) != 0 &&
+                        compaction::may_remove_released(entry.compaction_mode, entry.index, term,
+                                                        previous_term, last, indexes);
+        previous_term = term;
+        if (go) {
+            removed.push_back(entry.index);
+            released_.erase(entry.index);
+        } else {
+            kept.push_back(std::move(entry));
         }
-        removed.push_back(entry.index);
-        entries_.erase(it);
-        r = released_.erase(r);
     }
+    entries_ = std::move(kept);
     return removed;
 }
 

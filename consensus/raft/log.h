@@ -14,7 +14,7 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <deque>
 #include <optional>
 #include <set>
 #include <span>
@@ -30,9 +30,7 @@ public:
     explicit RaftLog(Index first_index = 1, Term term_before_first = 0);
 
     Index first_index() const { return first_index_; }
-    Index last_index() const {
-        return entries_.empty() ? first_index_ - 1 : entries_.rbegin()->first;
-    }
+    Index last_index() const { return entries_.empty() ? first_index_ - 1 : entries_.back().index; }
     Term last_term() const;
     bool empty() const { return entries_.empty(); }
     size_t size() const { return entries_.size(); }  // entries held (holes not counted)
@@ -72,12 +70,18 @@ public:
     size_t released_held() const { return released_.size(); }
 
 private:
-    Term term_before(std::map<Index, Entry>::const_iterator it) const;
+    static constexpr size_t npos = static_cast<size_t>(-1);
+    // The position of the first held entry with an index >= index (size() if none).
+    size_t lower_position(Index index) const;
+    // The position of the entry at index, or npos. O(1) where there is no hole before it or
+    // after it (the common case: holes are old), else a binary search.
+    size_t position(Index index) const;
+    Term term_before(size_t position) const;
 
     Index first_index_;
     Term term_before_first_;
-    std::map<Index, Entry> entries_;  // held entries by index; the gaps are holes
-    std::set<Index> released_;        // held entries released and not yet removed
+    std::deque<Entry> entries_;  // held entries, by increasing index; the gaps are holes
+    std::set<Index> released_;   // held entries released and not yet removed
 };
 
 }  // namespace copycat::raft
