@@ -14,6 +14,7 @@
 #include "common/http_server.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/serve.h"
 #include "common/zmq_socket.h"
 #include "compactor/plan/schedule.h"
 #include "compactor/remote_log_access.h"
@@ -310,16 +311,8 @@ int serve(const ServerOptions& options) {
     log::info("serving", {{"listen", options.listen_endpoint},
                           {"logstore", options.logstore_endpoint},
                           {"http", host + ":" + std::to_string((*http)->port())}});
-    Status ran = loop.run();
-    // The readiness check reads `server` from the HTTP threads: stop them first.
-    http->reset();
-    server.shutdown();
-    if (!ran.is_ok()) {
-        log::fatal("event loop failed", {{"error", ran}});
-        return 1;
-    }
-    log::info("stopped");
-    return 0;
+    // The readiness check reads `server` from the HTTP threads: those stop first.
+    return serve_until_stopped(loop, *http, [&] { server.shutdown(); });
 }
 
 }  // namespace copycat::compactor

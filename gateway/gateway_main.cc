@@ -11,6 +11,7 @@
 #include "common/http_server.h"
 #include "common/log.h"
 #include "common/log_options.h"
+#include "common/serve.h"
 #include "gateway/gateway.h"
 
 namespace copycat::gateway {
@@ -116,15 +117,8 @@ int serve(const GatewayConfig& config) {
     const std::string host = config.http.substr(0, config.http.rfind(':'));
     log::info("serving",
               {{"clients", config.listen}, {"http", host + ":" + std::to_string((*http)->port())}});
-    Status ran = loop.run();
-    // The HTTP threads call raw->ready() until they stop: stop them before the gateway goes.
-    http->reset();
-    if (!ran.is_ok()) {
-        log::fatal("event loop failed", {{"error", ran}});
-        return 1;
-    }
-    log::info("stopped");
-    return 0;
+    // The HTTP threads call raw->ready() until they stop: they stop before the gateway goes.
+    return serve_until_stopped(loop, *http);
 }
 
 }  // namespace

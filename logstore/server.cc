@@ -10,6 +10,7 @@
 #include "common/http_server.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/serve.h"
 #include "common/zmq_socket.h"
 #include "logstore/service.h"
 
@@ -162,18 +163,9 @@ int serve(const ServerOptions& options) {
     }
     server.attach(loop);
     log::info("serving", {{"listen", options.listen_endpoint}, {"http", options.http_address}});
-    Status ran = loop.run();
     // The readiness checks read `server` (through references to its flags) from the HTTP
-    // server's threads: stop those before anything they read goes, whatever the order of
-    // declarations.
-    http->reset();
-    server.shutdown();
-    if (!ran.is_ok()) {
-        log::fatal("event loop failed", {{"error", ran}});
-        return 1;
-    }
-    log::info("stopped");
-    return 0;
+    // server's threads: those stop first, whatever the order of declarations.
+    return serve_until_stopped(loop, *http, [&] { server.shutdown(); });
 }
 
 }  // namespace copycat::logstore
