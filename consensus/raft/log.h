@@ -33,7 +33,6 @@ public:
     Index last_index() const { return entries_.empty() ? first_index_ - 1 : entries_.back().index; }
     Term last_term() const;
     bool empty() const { return entries_.empty(); }
-    size_t size() const { return entries_.size(); }  // entries held (holes not counted)
     // The term at index, for an entry or a hole: first_index() - 1 gives the term before the
     // log; 0 gives 0; outside the log nullopt.
     std::optional<Term> term_at(Index index) const;
