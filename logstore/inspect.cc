@@ -102,11 +102,20 @@ std::string percent(double ratio) {
     return text.str();
 }
 
+// Only a log that was reset has a floor; the others print as they always did.
+bool has_floor(const Meta& meta) { return meta.floor_term != 0 || meta.floor_index != 0; }
+
 void print_text(const Report& r, std::ostream& out) {
     out << "log " << r.directory << "\n";
-    out << "term " << r.meta.term << ", vote " << r.meta.vote << ", configuration index "
-        << r.meta.configuration_index << " (term " << r.meta.configuration_term << ", "
-        << r.meta.configuration.size() << " bytes)\n";
+    out << "term " << r.meta.term << ", vote " << r.meta.vote;
+    if (has_floor(r.meta)) {
+        out << ", floor index " << r.meta.floor_index << " (term " << r.meta.floor_term << ")";
+    }
+    if (r.meta.holes_released_by != 0) {
+        out << ", holes released by index " << r.meta.holes_released_by;
+    }
+    out << ", configuration index " << r.meta.configuration_index << " (term "
+        << r.meta.configuration_term << ", " << r.meta.configuration.size() << " bytes)\n";
     out << "manifest sequence " << r.manifest_sequence << ", " << r.segments.size()
         << " segments\n";
     for (const auto& s : r.segments) {
@@ -127,6 +136,10 @@ void print_json(const Report& r, std::ostream& out) {
     JsonWriter json;
     json.begin_object().field("directory", r.directory).field("ok", r.problems.empty());
     json.field("term", r.meta.term).field("vote", r.meta.vote);
+    if (has_floor(r.meta)) {
+        json.field("floor_term", r.meta.floor_term).field("floor_index", r.meta.floor_index);
+    }
+    if (r.meta.holes_released_by != 0) json.field("holes_released_by", r.meta.holes_released_by);
     json.field("configuration_index", r.meta.configuration_index);
     json.field("manifest_sequence", r.manifest_sequence).key("segments").begin_array();
     for (const auto& s : r.segments) {

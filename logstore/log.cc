@@ -372,11 +372,14 @@ Status SegmentedLog::reset(uint64_t next_index) {
     return sync_directory(options_.directory);
 }
 
-Status SegmentedLog::save_term(uint64_t term, uint64_t vote) {
+Status SegmentedLog::save_term(const TermRecord& record) {
     if (failed()) return failure_;
     Meta meta = meta_store_.meta();
-    meta.term = term;
-    meta.vote = vote;
+    meta.term = record.term;
+    meta.vote = record.vote;
+    meta.floor_term = record.floor_term;
+    meta.floor_index = record.floor_index;
+    meta.holes_released_by = record.holes_released_by;
     Status saved = meta_store_.save(meta);
     if (!saved.is_ok() && saved.code() == StatusCode::io_error) return fail(saved);
     return saved;

@@ -101,7 +101,8 @@ public:
     Status reset(uint64_t next_index);
 
     const Meta& meta() const { return meta_store_.meta(); }
-    Status save_term(uint64_t term, uint64_t vote);
+    // Term, vote and log floor (Meta::floor_*), durable before it returns ok.
+    Status save_term(const TermRecord& record);
     Status save_configuration(uint64_t index, uint64_t term, std::span<const uint8_t> config);
 
     // Sets release bits; returns how many were newly set (unknown indexes are skipped).

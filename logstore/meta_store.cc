@@ -8,7 +8,14 @@
 namespace copycat::logstore {
 namespace {
 
-constexpr char kMetaMagic[8] = {'C', 'C', 'M', 'E', 'T', 'A', '0', '1'};
+// The slot format is the magic's last two digits (FORMAT.md, "Metadata"). Saves write 02; 01,
+// written before the log floor existed, is still read (its floor is 0/0). Both put term and
+// vote at the same offsets.
+constexpr char kMetaMagic[8] = {'C', 'C', 'M', 'E', 'T', 'A', '0', '2'};
+constexpr char kMetaMagicV1[8] = {'C', 'C', 'M', 'E', 'T', 'A', '0', '1'};
+constexpr size_t kHeaderBytes = 76;    // format 02: up to the configuration
+constexpr size_t kV1HeaderBytes = 52;  // format 01
+static_assert(kHeaderBytes + 4 == kMetaSlotOverheadBytes);
 
 struct Slot {
     uint64_t sequence = 0;
@@ -17,7 +24,7 @@ struct Slot {
 
 std::vector<uint8_t> encode_slot(const Slot& slot) {
     const Meta& m = slot.meta;
-    std::vector<uint8_t> bytes(52 + m.configuration.size() + 4);
+    std::vector<uint8_t> bytes(kHeaderBytes + m.configuration.size() + 4);
     uint8_t* p = bytes.data();
     uint32_t length = static_cast<uint32_t>(m.configuration.size());
     std::memcpy(p, kMetaMagic, 8);
@@ -26,27 +33,41 @@ std::vector<uint8_t> encode_slot(const Slot& slot) {
     std::memcpy(p + 24, &m.vote, 8);
     std::memcpy(p + 32, &m.configuration_index, 8);
     std::memcpy(p + 40, &m.configuration_term, 8);
-    std::memcpy(p + 48, &length, 4);
-    if (length > 0) std::memcpy(p + 52, m.configuration.data(), length);
-    uint32_t crc = crc32c(p, 52 + length);
-    std::memcpy(p + 52 + length, &crc, 4);
+    std::memcpy(p + 48, &m.floor_term, 8);
+    std::memcpy(p + 56, &m.floor_index, 8);
+    std::memcpy(p + 64, &m.holes_released_by, 8);
+    std::memcpy(p + 72, &length, 4);
+    if (length > 0) std::memcpy(p + kHeaderBytes, m.configuration.data(), length);
+    uint32_t crc = crc32c(p, kHeaderBytes + length);
+    std::memcpy(p + kHeaderBytes + length, &crc, 4);
     return bytes;
 }
 
 std::optional<Slot> decode_slot(const uint8_t* p, size_t available) {
-    if (available < 56 || std::memcmp(p, kMetaMagic, 8) != 0) return std::nullopt;
+    if (available < 8) return std::nullopt;
+    const bool v1 = std::memcmp(p, kMetaMagicV1, 8) == 0;
+    if (!v1 && std::memcmp(p, kMetaMagic, 8) != 0) return std::nullopt;
+    const size_t header = v1 ? kV1HeaderBytes : kHeaderBytes;
+    if (available < header + 4) return std::nullopt;
     uint32_t length = 0, crc = 0;
-    std::memcpy(&length, p + 48, 4);
-    if (length > kMetaConfigurationMaxBytes || 56 + size_t{length} > available) return std::nullopt;
-    std::memcpy(&crc, p + 52 + length, 4);
-    if (crc != crc32c(p, 52 + length)) return std::nullopt;
+    std::memcpy(&length, p + header - 4, 4);
+    if (length > kMetaSlotBytes - header - 4 || header + 4 + length > available) {
+        return std::nullopt;
+    }
+    std::memcpy(&crc, p + header + length, 4);
+    if (crc != crc32c(p, header + length)) return std::nullopt;
     Slot slot;
     std::memcpy(&slot.sequence, p + 8, 8);
     std::memcpy(&slot.meta.term, p + 16, 8);
     std::memcpy(&slot.meta.vote, p + 24, 8);
     std::memcpy(&slot.meta.configuration_index, p + 32, 8);
     std::memcpy(&slot.meta.configuration_term, p + 40, 8);
-    slot.meta.configuration.assign(p + 52, p + 52 + length);
+    if (!v1) {
+        std::memcpy(&slot.meta.floor_term, p + 48, 8);
+        std::memcpy(&slot.meta.floor_index, p + 56, 8);
+        std::memcpy(&slot.meta.holes_released_by, p + 64, 8);
+    }
+    slot.meta.configuration.assign(p + header, p + header + length);
     return slot;
 }
 

@@ -1,5 +1,5 @@
-// The `meta` file: term, vote and the latest configuration, saved durably in one of two
-// alternating slots (FORMAT.md, "Metadata").
+// The `meta` file: term, vote, the log floor and the latest configuration, saved durably in one
+// of two alternating slots (FORMAT.md, "Metadata").
 #pragma once
 
 #include <cstdint>
@@ -17,12 +17,27 @@ struct Meta {
     uint64_t configuration_index = 0;
     uint64_t configuration_term = 0;
     std::vector<uint8_t> configuration;
+    // The end of the log dropped at the last log reset (raft::HardState::floor_*); 0/0: never
+    // reset, and what a slot written before the floor existed (format 01) reads as.
+    uint64_t floor_term = 0;
+    uint64_t floor_index = 0;
+    // raft::HardState::holes_released_by; 0 in a format 01 slot.
+    uint64_t holes_released_by = 0;
 
     bool operator==(const Meta&) const = default;
 };
 
+// What SaveTerm saves: the Raft server's hard state (raft::HardState).
+struct TermRecord {
+    uint64_t term = 0;
+    uint64_t vote = 0;
+    uint64_t floor_term = 0;
+    uint64_t floor_index = 0;
+    uint64_t holes_released_by = 0;
+};
+
 inline constexpr size_t kMetaSlotBytes = 65536;
-inline constexpr size_t kMetaSlotOverheadBytes = 56;
+inline constexpr size_t kMetaSlotOverheadBytes = 80;  // format 02 (01 had 56)
 inline constexpr size_t kMetaConfigurationMaxBytes = kMetaSlotBytes - kMetaSlotOverheadBytes;
 
 class MetaStore {

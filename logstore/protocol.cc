@@ -51,9 +51,12 @@ std::vector<uint8_t> make_reset(uint64_t request_id, uint64_t next_index) {
     return finish_message(builder, request_id, fb::CreateResetLogRequest(builder, next_index));
 }
 
-std::vector<uint8_t> make_save_term(uint64_t request_id, uint64_t term, uint64_t vote) {
+std::vector<uint8_t> make_save_term(uint64_t request_id, const TermRecord& record) {
     flatbuffers::FlatBufferBuilder builder(128);
-    return finish_message(builder, request_id, fb::CreateSaveTermRequest(builder, term, vote));
+    return finish_message(
+        builder, request_id,
+        fb::CreateSaveTermRequest(builder, record.term, record.vote, record.floor_term,
+                                  record.floor_index, record.holes_released_by));
 }
 
 std::vector<uint8_t> make_save_configuration(uint64_t request_id, uint64_t index, uint64_t term,

@@ -40,7 +40,7 @@ std::vector<uint8_t> make_append(uint64_t request_id, std::span<const Entry> ent
 std::vector<uint8_t> make_read(uint64_t request_id, uint64_t from, uint64_t to, uint32_t max_bytes);
 std::vector<uint8_t> make_truncate(uint64_t request_id, uint64_t after_index, uint64_t floor);
 std::vector<uint8_t> make_reset(uint64_t request_id, uint64_t next_index);
-std::vector<uint8_t> make_save_term(uint64_t request_id, uint64_t term, uint64_t vote);
+std::vector<uint8_t> make_save_term(uint64_t request_id, const TermRecord& record);
 std::vector<uint8_t> make_save_configuration(uint64_t request_id, uint64_t index, uint64_t term,
                                              std::span<const uint8_t> payload);
 // claim_writer: see LoadMetaRequest in schemas/storage.fbs.

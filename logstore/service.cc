@@ -195,12 +195,14 @@ StorageService::Reply StorageService::meta_reply(uint64_t id) {
     return finish_message(
         builder, id,
         fb::CreateMetaResponse(builder, meta.term, meta.vote, meta.configuration_index,
-                               meta.configuration_term, configuration));
+                               meta.configuration_term, configuration, meta.floor_term,
+                               meta.floor_index, meta.holes_released_by));
 }
 
 StorageService::Reply StorageService::on_save_term(uint64_t id,
                                                    const fb::SaveTermRequest& request) {
-    Status saved = log_.save_term(request.term(), request.vote());
+    Status saved = log_.save_term({request.term(), request.vote(), request.floor_term(),
+                                   request.floor_index(), request.holes_released_by()});
     return saved.is_ok() ? meta_reply(id) : refuse(id, saved);
 }
 

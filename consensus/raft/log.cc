@@ -135,28 +135,37 @@ void RaftLog::release(std::span<const Index> indexes) {
     }
 }
 
-// One pass that keeps what stays, in order (O(entries held) per call: the server calls it every
-// so many applied entries, not per entry).
+// The released entries from the highest down while each may go, then one pass that keeps what
+// stays (O(entries held) per call: the server calls it every so many applied entries, not per
+// entry).
 std::vector<Index> RaftLog::compact(const compaction::Indexes& indexes) {
     std::vector<Index> removed;
-    if (released_.empty()) return removed;
     const Index last = last_index();
+    auto going = released_.end();
+    while (going != released_.begin()) {
+        const Index index = *std::prev(going);
+        const Entry& entry = entries_[position(index)];
+        // The entry before it, held or a hole (a hole's term is the one before it).
+        const Term previous_term = *term_at(index - 1);
+        if (index > indexes.commit ||
+            !compaction::may_remove_released(entry.compaction_mode, index, entry.term,
+                                             previous_term, last, indexes)) {
+            break;
+        }
+        --going;
+    }
+    if (going == released_.end()) return removed;
+    const Index lowest = *going;
     std::deque<Entry> kept;
-    Term previous_term = term_before_first_;
     for (Entry& entry : entries_) {
-        const Term term = entry.term;
-        const bool go = entry.index <= indexes.commit && released_.count(entry.index) != 0 &&
-                        compaction::may_remove_released(entry.compaction_mode, entry.index, term,
-                                                        previous_term, last, indexes);
-        previous_term = term;
-        if (go) {
+        if (entry.index >= lowest && released_.count(entry.index) != 0) {
             removed.push_back(entry.index);
-            released_.erase(entry.index);
         } else {
             kept.push_back(std::move(entry));
         }
     }
     entries_ = std::move(kept);
+    released_.erase(going, released_.end());
     return removed;
 }
 

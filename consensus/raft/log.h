@@ -64,7 +64,12 @@ public:
     // The state machine no longer needs these entries (unknown indexes and holes are ignored).
     void release(std::span<const Index> indexes);
     // Removes released entries that common/compaction.h allows (Kind::major), keeping the first
-    // entry of each term and the last entry. Returns the indexes it removed.
+    // entry of each term and the last entry: the released entries from the highest down, to
+    // the first that must stay. What an entry did can depend on entries before it that were
+    // released earlier or later (a lock request that failed because another held the lock; a
+    // resent command answered as a duplicate of its first copy), and a replay that skips the
+    // earlier entry must skip the later one too (tests/sim FINDINGS.md 9): so no released entry
+    // stays above one that goes. Returns the indexes it removed.
     std::vector<Index> compact(const compaction::Indexes& indexes);
     size_t released_held() const { return released_.size(); }
 

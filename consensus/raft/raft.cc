@@ -22,6 +22,14 @@ struct Raft::Progress {
     // AppendRequests decrement: that sent a second chunk while one was out
     // (RaftSnapshot.LeaderContinuesWithAppendsAfterTheSnapshotAndTheFollowerCommitsTheRest).
     bool chunk_in_flight = false;
+    // It may hold writes whose deletes this log no longer has: the global index did not count
+    // it at some time (it was suspended or a reserve), or this leader does not know its past
+    // (a new leader). It is sent the global index, and resets if it would take holes below it
+    // (must_reset). Once it reset, or holds the log up to the global index, it is sent
+    // min(global index, match + 1) instead, and this leader's compaction keeps the sequential
+    // entries above its match (removal_global_index): a member catching up is not reset again
+    // and again by deletes removed ahead of it.
+    bool may_lack_deletes = true;
 };
 
 struct Raft::PendingRead {
@@ -70,10 +78,19 @@ Raft::Raft(const Options& options, Random& random, RestoredState restored)
             committed_configuration_ = configuration_ = snapshot_->configuration;
         }
     }
+    Index expected = restored.first_index;
+    bool holes = false;
     for (Entry& entry : restored.entries) {
         if (entry.type == EntryType::configuration) note_configuration_entry(entry);
+        holes = holes ||
+                (entry.index != expected && (!snapshot_ || entry.index > snapshot_->index + 1));
+        expected = entry.index + 1;
         log_.append(std::move(entry));
     }
+    // Holes its own compaction made were released by entries it had stored durably
+    // (ServerStateMachine::take_released), so by its last index its state is whole again;
+    // holes taken from leaders came with their bound (HardState::holes_released_by).
+    hole_horizon_ = std::max(hard_state_.holes_released_by, holes ? log_.last_index() : 0);
     bool log_behind_snapshot = snapshot_ && log_.last_index() < snapshot_->index;
     if (snapshot_ && log_.first_index() <= snapshot_->index) {
         log_.compact_to(snapshot_->index, snapshot_->term);  // entries the snapshot covers
@@ -203,6 +220,10 @@ void Raft::tick_follower() {
 // committed, and the only other voter, behind, could win no vote
 // (RaftMembership.LeaderThatRemovedItselfAndRestartedCampaignsUntilTheRemovalCommits).
 bool Raft::may_campaign() const {
+    // Since a reset, not until it holds the log it dropped again: it may have acknowledged
+    // entries there, and its configuration may be older than the one it had (its own vote and
+    // an old configuration could elect it without them).
+    if (!log_up_to_date(log_.last_index(), log_.last_term())) return false;
     if (member_type() == MemberType::active) return true;
     if (configuration_.index <= commit_index_ || log_configurations_.empty() ||
         log_configurations_.rbegin()->first != configuration_.index) {
@@ -225,7 +246,8 @@ size_t Raft::granted_by_voters() const {
 void Raft::become_follower(Term term, NodeId leader) {
     bool was_leader = role_ == Role::leader;
     if (term > hard_state_.term) {
-        hard_state_ = {term, 0};
+        hard_state_.term = term;
+        hard_state_.vote = 0;
         save_hard_state();
     }
     role_ = Role::follower;
@@ -261,7 +283,8 @@ void Raft::become_candidate() {
     role_ = Role::candidate;
     polling_ = false;
     leader_ = 0;
-    hard_state_ = {hard_state_.term + 1, options_.id};
+    hard_state_.term += 1;
+    hard_state_.vote = options_.id;
     save_hard_state();
     votes_granted_ = {options_.id};
     votes_refused_.clear();
@@ -291,7 +314,8 @@ void Raft::become_leader() {
     round_ = 0;
     round_start_tick_.clear();
     Entry initialize{
-        hard_state_.term, log_.last_index() + 1, EntryType::initialize, stamp(), 0, {}};
+        hard_state_.term,    log_.last_index() + 1, EntryType::initialize, stamp(), 0, {},
+        previous_timestamp()};
     first_index_of_term_ = initialize.index;
     append_local({std::move(initialize)});
     last_heartbeat_ = ticks_;
@@ -356,8 +380,12 @@ void Raft::step(const Envelope& envelope) {
 
 bool Raft::log_up_to_date(Index last_index, Term last_term) const {
     if (COPYCAT_PLANT(vote_without_log_check)) return true;
-    return last_term > log_.last_term() ||
-           (last_term == log_.last_term() && last_index >= log_.last_index());
+    const auto at_least = [&](Term term, Index index) {
+        return last_term > term || (last_term == term && last_index >= index);
+    };
+    // After a reset, also the log it dropped: it may have acknowledged entries there.
+    return at_least(log_.last_term(), log_.last_index()) &&
+           at_least(hard_state_.floor_term, hard_state_.floor_index);
 }
 
 // Polls and votes do not consult this server's configuration: a voter whose log is behind may
@@ -541,13 +569,26 @@ Raft::AppendOutcome Raft::append_from_leader(const AppendRequest& request) {
         forget_configurations_after(*conflict - 1);
     }
     std::vector<Entry> fresh(entries.begin() + static_cast<long>(first_new), entries.end());
+    // Holes: entries the leader's log no longer has, released by entries at or below
+    // holes_released_by. Until this node applies that far, its state is not the state of any
+    // prefix of the log (hole_horizon()).
+    Index expected = take_from;
+    bool raise_bound = false;
+    for (const Entry& entry : fresh) {
+        if (entry.index != expected && request.holes_released_by > hard_state_.holes_released_by) {
+            hard_state_.holes_released_by = request.holes_released_by;
+            raise_bound = true;
+        }
+        expected = entry.index + 1;
+    }
+    hole_horizon_ = std::max(hole_horizon_, hard_state_.holes_released_by);
     for (const Entry& entry : fresh) {
         if (entry.type == EntryType::configuration) note_configuration_entry(entry);
         log_.append(entry);
     }
     apply_configuration_from_log();
-    persist(std::nullopt, conflict ? std::optional<Index>(*conflict - 1) : std::nullopt,
-            std::move(fresh));
+    persist(raise_bound ? std::optional<HardState>(hard_state_) : std::nullopt,
+            conflict ? std::optional<Index>(*conflict - 1) : std::nullopt, std::move(fresh));
     return AppendOutcome::appended;
 }
 
@@ -568,6 +609,16 @@ bool Raft::must_reset(const AppendRequest& request, Index take_from) const {
 }
 
 void Raft::reset_log_and_state() {
+    hole_horizon_ = 0;
+    hard_state_.holes_released_by = 0;
+    // Votes keep counting what it drops (HardState::floor_*), durably with the reset.
+    const Term last_term = log_.last_term();
+    const Index last_index = log_.last_index();
+    if (last_term > hard_state_.floor_term ||
+        (last_term == hard_state_.floor_term && last_index > hard_state_.floor_index)) {
+        hard_state_.floor_term = last_term;
+        hard_state_.floor_index = last_index;
+    }
     log_ = RaftLog(1, 0);
     log_configurations_.clear();
     commit_index_ = 0;
@@ -580,7 +631,7 @@ void Raft::reset_log_and_state() {
     ready_.committed.clear();
     ready_.install.reset();
     ready_.reset = true;
-    persist(std::nullopt, std::nullopt, {});
+    persist(hard_state_, std::nullopt, {});
     ready_.persist.back().reset_log = true;
 }
 
@@ -635,7 +686,7 @@ void Raft::replicate(NodeId to, bool heartbeat) {
                                                       : log_.last_index();
     bool window_open = p.inflight < options_.max_inflight_appends;
     if (window_open && p.next_index <= limit) {
-        AppendRequest request = make_append(p.next_index - 1);
+        AppendRequest request = make_append(p.next_index - 1, p);
         request.entries = log_.slice(p.next_index, limit, options_.max_append_bytes);
         p.next_index = request.entries.back().index + 1;
         p.inflight++;
@@ -648,15 +699,26 @@ void Raft::replicate(NodeId to, bool heartbeat) {
         p.inflight++;
         Index prev =
             std::max(std::min(p.next_index - 1, log_.last_index()), log_.first_index() - 1);
-        send(to, make_append(prev), false);
+        send(to, make_append(prev, p), false);
     }
 }
 
-AppendRequest Raft::make_append(Index prev_index) const {
+AppendRequest Raft::make_append(Index prev_index, const Progress& to) const {
     std::optional<Term> prev_term = log_.term_at(prev_index);
     COPYCAT_ASSERT(prev_term.has_value(), "replicating from before the log (needs a snapshot)");
-    return AppendRequest{hard_state_.term, options_.id,   prev_index, *prev_term,
-                         commit_index_,    global_index_, round_,     {}};
+    const Index global =
+        to.may_lack_deletes ? global_index_ : std::min(global_index_, to.match_index + 1);
+    // Its own compaction removes only entries released by applied (so committed) entries; holes
+    // it took from a leader or found in its stored log came with their own bound.
+    return AppendRequest{hard_state_.term,
+                         options_.id,
+                         prev_index,
+                         *prev_term,
+                         commit_index_,
+                         global,
+                         round_,
+                         {},
+                         std::max(commit_index_, hole_horizon_)};
 }
 
 // The leader's record of `from` for a response of `term`, with the time it answered
@@ -683,9 +745,11 @@ void Raft::handle(NodeId from, const AppendResponse& response) {
         p.match_index = 0;  // it dropped its log: everything goes again, from index 1
         p.next_index = 1;
         p.inflight = 0;
+        p.may_lack_deletes = false;
     } else if (response.success) {
         p.match_index = std::max(p.match_index, response.index);
         p.next_index = std::max(p.next_index, p.match_index + 1);
+        if (p.match_index >= global_index_) p.may_lack_deletes = false;
         advance_commit();
     } else {
         // A follower that reset answers with less than it once matched; so may a late success
@@ -735,11 +799,35 @@ void Raft::update_global_index(Index own) {
     for (const auto& progress : progress_) {
         const Member* member = configuration_.find(progress->id);
         if (member == nullptr || member->type == MemberType::reserve || suspended(*progress)) {
+            progress->may_lack_deletes = true;
             continue;
         }
         lowest = std::min(lowest, progress->match_index);
     }
     global_index_ = std::max(global_index_, lowest);
+}
+
+Index Raft::compaction_global_index() const {
+    if (!snapshot_) return global_index_;
+    return std::min(global_index_, snapshot_->index + 1);
+}
+
+// Below what this node's compaction may remove sequential entries from its in-memory log:
+// compaction_global_index(), and on a leader, no higher than any member that is caught up from
+// this log without a reset (may_lack_deletes): a delete above its match could go while it
+// already holds the write the delete undid.
+Index Raft::removal_global_index() const {
+    Index bound = compaction_global_index();
+    if (role_ != Role::leader) return bound;
+    for (const auto& progress : progress_) {
+        const Member* member = configuration_.find(progress->id);
+        if (member == nullptr || member->type == MemberType::reserve ||
+            progress->may_lack_deletes) {
+            continue;
+        }
+        bound = std::min(bound, progress->match_index + 1);
+    }
+    return bound;
 }
 
 bool Raft::suspended(const Progress& progress) const {
@@ -777,9 +865,13 @@ void Raft::append_local(std::vector<Entry> entries) {
 // that timestamps never go back along the log. Log time (the session layer's clock: the highest
 // timestamp applied) is then the timestamp of the last entry applied, and a replay that skips
 // entries compaction removed has the same log time at every entry it applies.
-uint64_t Raft::stamp() const {
+uint64_t Raft::stamp() const { return std::max(now_ms_, previous_timestamp()); }
+
+// The timestamp of the last entry: the entry before a new one (the last entry is never
+// compacted away); 0 after a snapshot with nothing after it.
+uint64_t Raft::previous_timestamp() const {
     const Entry* last = log_.find(log_.last_index());
-    return std::max(now_ms_, last != nullptr ? last->timestamp_ms : 0);
+    return last != nullptr ? last->timestamp_ms : 0;
 }
 
 // --- reads ------------------------------------------------------------------------------------
@@ -897,8 +989,8 @@ Result<Index> Raft::propose(std::vector<uint8_t> payload, uint8_t compaction_mod
                       "not the leader (leader hint " + std::to_string(leader_) + ")");
     }
     if (transfer_target_) return Status(StatusCode::unavailable, "leadership transfer under way");
-    Entry entry{hard_state_.term, log_.last_index() + 1, EntryType::command,
-                stamp(),          compaction_mode,       std::move(payload)};
+    Entry entry{hard_state_.term, log_.last_index() + 1, EntryType::command,  stamp(),
+                compaction_mode,  std::move(payload),    previous_timestamp()};
     Index index = entry.index;
     append_local({std::move(entry)});
     return index;
@@ -930,8 +1022,9 @@ Result<Index> Raft::propose_configuration(std::vector<Member> members,
                                 std::to_string(changed_voters));
     }
     if (next.voters().empty()) return invalid_argument("a configuration needs a voter");
-    Entry entry{hard_state_.term, next.index, EntryType::configuration,
-                stamp(),          0,          encode_configuration(next)};
+    Entry entry{
+        hard_state_.term,           next.index,          EntryType::configuration, stamp(), 0,
+        encode_configuration(next), previous_timestamp()};
     append_local({std::move(entry)});
     return next.index;
 }
@@ -1022,11 +1115,11 @@ void Raft::check_availability() {
 
 // --- snapshots and compaction -------------------------------------------------------------------
 
-std::vector<Index> Raft::compact_log(Index minor_index) {
+std::vector<Index> Raft::compact_log(Index minor_index, Index pending_release) {
     compaction::Indexes indexes;
     indexes.commit = applied_index_;
     indexes.minor = minor_index;
-    indexes.global = global_index_;
+    indexes.global = std::min(removal_global_index(), pending_release);
     // Not the snapshot: the entries before it that the log keeps (snapshot_trailing_entries)
     // are there to catch followers up without a snapshot, and a follower that applies them must
     // get every one that matters; only compact_to() drops what the snapshot covers.

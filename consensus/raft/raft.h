@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -92,17 +93,18 @@ struct RestoredState {
     Term term_before_first = 0;        // term of the entry before first_index, if known
 };
 
-// One durable write the shell must make: drop the whole log (reset_log), set the hard state,
+// One durable write the shell must make: set the hard state, drop the whole log (reset_log),
 // store the snapshot and drop the whole log up to it (the log restarts after it), drop entries
-// after an index, append entries (their indexes may skip holes). In that order, all of it,
-// before persisted(seq).
+// after an index, append entries (their indexes may skip holes). In that order (the hard state
+// first: a reset carries the floor it must not lose), all of it, before persisted(seq).
 struct PersistOp {
     uint64_t seq = 0;
     std::optional<HardState> hard_state;
     std::optional<Snapshot> snapshot;
     std::optional<Index> truncate_after;
     std::vector<Entry> entries;
-    // First of all: drop the whole log; it starts again, empty, at index 1 (a follower reset).
+    // Before anything but the hard state: drop the whole log; it starts again, empty, at
+    // index 1 (a follower reset).
     bool reset_log = false;
 };
 
@@ -173,9 +175,12 @@ public:
     // Log compaction in memory (log.h): the state machine no longer needs these entries...
     void release(std::span<const Index> indexes) { log_.release(indexes); }
     // ...and removes those common/compaction.h allows, up to minor_index (lastCompleted of
-    // the session layer) and with the global index (never by snapshot coverage: see raft.cc).
+    // the session layer) and with the global index, capped at pending_release (the sequential
+    // modes stay from the lowest entry released but not handed out yet: see
+    // ServerStateMachine::lowest_pending_release), never by snapshot coverage (see raft.cc).
     // Returns the indexes removed.
-    std::vector<Index> compact_log(Index minor_index);
+    std::vector<Index> compact_log(Index minor_index,
+                                   Index pending_release = std::numeric_limits<Index>::max());
 
     // The shell's clock, for entry timestamps; set before tick() (never goes back).
     void set_time_ms(uint64_t now_ms) { now_ms_ = std::max(now_ms_, now_ms); }
@@ -189,6 +194,17 @@ public:
     Index applied_index() const { return applied_index_; }
     Index durable_index() const { return durable_index_; }
     Index global_index() const { return global_index_; }
+    // The applied state is the state of a whole log prefix only at or after this index: below
+    // it, this node applied a log with holes (entries compaction removed after later entries
+    // released them), and skipping them leaves intermediate states no server went through
+    // (a key written in a hole reads as absent until the write that replaced it). Reads wait
+    // until the applied index reaches it. 0: no holes to catch up across.
+    Index hole_horizon() const { return hole_horizon_; }
+    // Below what compaction may remove the sequential modes (copycat.md §2.4): the global index,
+    // and once there is a snapshot, no further than just after it. A member that installs the
+    // snapshot (or this node, starting from it) holds the writes up to it, and must find every
+    // delete after it in the log.
+    Index compaction_global_index() const;
     const RaftLog& log() const { return log_; }
     const Configuration& configuration() const { return configuration_; }
     MemberType member_type() const;
@@ -231,7 +247,7 @@ private:
     // replication
     void replicate(NodeId to, bool heartbeat);
     void broadcast();
-    AppendRequest make_append(Index prev_index) const;
+    AppendRequest make_append(Index prev_index, const Progress& to) const;
     enum class AppendOutcome { appended, refused, reset };
     AppendOutcome append_from_leader(const AppendRequest& request);
     bool must_reset(const AppendRequest& request, Index take_from) const;
@@ -239,9 +255,11 @@ private:
     bool suspended(const Progress& progress) const;
     void append_local(std::vector<Entry> entries);
     uint64_t stamp() const;
+    uint64_t previous_timestamp() const;
     void advance_commit();
     void set_commit(Index index);
     void update_global_index(Index own);
+    Index removal_global_index() const;
 
     // reads
     void start_round();
@@ -280,6 +298,7 @@ private:
     Index applied_index_ = 0;  // handed out in Ready::committed
     Index durable_index_ = 0;
     Index global_index_ = 0;
+    Index hole_horizon_ = 0;             // hole_horizon()
     std::optional<Snapshot> snapshot_;   // the latest, taken here or installed
     std::optional<Snapshot> receiving_;  // chunks of a snapshot arriving from the leader
     std::vector<uint8_t> received_bytes_;

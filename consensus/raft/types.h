@@ -30,6 +30,10 @@ struct Entry {
     uint64_t timestamp_ms = 0;    // the leader's clock when it appended the entry
     uint8_t compaction_mode = 0;  // passed through to the logstore
     std::vector<uint8_t> payload;
+    // The timestamp of the entry before it (0: none, or from before this field): a server that
+    // skips entries compaction removed runs the tasks due by then before this entry, as the
+    // servers that applied them did (ServerStateMachine::apply).
+    uint64_t previous_timestamp_ms = 0;
 
     bool operator==(const Entry&) const = default;
 };
@@ -67,6 +71,15 @@ Result<Configuration> decode_configuration(std::span<const uint8_t> bytes);
 struct HardState {
     Term term = 0;
     NodeId vote = 0;
+    // The end of the log this node dropped when it last reset (Ready::reset): it may have
+    // acknowledged entries up to there, so it grants votes only to candidates at least as up
+    // to date as that (and as its log). 0/0: never reset.
+    Term floor_term = 0;
+    Index floor_index = 0;
+    // The holes this node took from leaders (AppendRequest::holes_released_by) were released
+    // by entries at or below it; stored with those entries, so that after a restart it still
+    // waits for its state to be whole before it answers reads (Raft::hole_horizon()).
+    Index holes_released_by = 0;
     bool operator==(const HardState&) const = default;
 };
 
@@ -81,6 +94,10 @@ struct AppendRequest {
     Index global_index = 0;
     uint64_t round = 0;  // heartbeat round, echoed, for ReadIndex and leases
     std::vector<Entry> entries;
+    // Every entry that released one of the holes in the leader's log (entries its compaction
+    // removed) is at or below this index: a follower that takes the holes has a whole state
+    // again once it applied this far (Raft::hole_horizon()).
+    Index holes_released_by = 0;
 };
 
 struct AppendResponse {

@@ -92,7 +92,8 @@ Result<raft::RestoredState> LogstoreLink::restore(std::chrono::milliseconds time
     if (!meta.is_ok()) return meta.status();
     const fb::MetaResponse* m = meta->message()->body_as_MetaResponse();
     if (m == nullptr) return corruption("the logstore answered LoadMeta with something else");
-    restored.hard_state = {m->term(), m->vote()};
+    restored.hard_state = {m->term(), m->vote(), m->floor_term(), m->floor_index(),
+                           m->holes_released_by()};
     if (m->configuration() != nullptr && m->configuration()->size() > 0) {
         Result<raft::Configuration> configuration =
             raft::decode_configuration({m->configuration()->data(), m->configuration()->size()});
@@ -156,12 +157,12 @@ void LogstoreLink::persist(const raft::PersistOp& op, raft::Index commit_index) 
     }
     tracked.unsent = true;
     ops_.push_back(std::move(tracked));
-    unsent_.push_back({op, commit_index, Step::reset_log});
+    unsent_.push_back({op, commit_index, Step::hard_state});
     advance();
 }
 
-// Sends the parts of waiting ops in order, until one must wait (for a log reset to be
-// durable, or for a snapshot file) or none is left.
+// Sends the parts of waiting ops in order, until one must wait (for a reset's hard state or the
+// log reset to be durable, or for snapshot files) or none is left.
 void LogstoreLink::advance() {
     while (!unsent_.empty() && wait_ == Wait::nothing && !failed()) {
         Unsent& unsent = unsent_.front();
@@ -178,12 +179,22 @@ void LogstoreLink::advance() {
 bool LogstoreLink::run_step(Unsent& unsent, Op& tracked) {
     const raft::PersistOp& op = unsent.op;
     switch (unsent.step) {
+        case Step::hard_state:
+            unsent.step = Step::reset_log;
+            if (!op.hard_state) return true;
+            awaited_request_id_ = send_hard_state(tracked, *op.hard_state);
+            if (!op.reset_log) return true;
+            // Its floor durable before the log goes, known by its answer rather than by the
+            // logstore's order alone: a refused SaveTerm must not be followed by the reset
+            // (LogstoreLinkTest.AResetSavesItsFloorDurablyBeforeTheLogGoes).
+            wait_ = Wait::hard_state_saved;
+            return false;
         case Step::reset_log:
             unsent.step = Step::discard_snapshots;
             if (!op.reset_log) return true;
-            reset_request_id_ = next_id();
-            tracked.waiting.insert(reset_request_id_);
-            send(logstore::make_reset(reset_request_id_, 1));
+            awaited_request_id_ = next_id();
+            tracked.waiting.insert(awaited_request_id_);
+            send(logstore::make_reset(awaited_request_id_, 1));
             log_last_index_ = 0;
             // The log starts again from nothing: the compaction indexes of the old one no
             // longer say anything about it.
@@ -192,15 +203,11 @@ bool LogstoreLink::run_step(Unsent& unsent, Op& tracked) {
             wait_ = Wait::log_reset;
             return false;
         case Step::discard_snapshots:
-            unsent.step = Step::hard_state;
+            unsent.step = Step::snapshot;
             if (!op.reset_log) return true;
             wait_ = Wait::snapshots_discarded;
             hooks_.discard_all();
             return false;
-        case Step::hard_state:
-            unsent.step = Step::snapshot;
-            if (op.hard_state) send_hard_state(tracked, *op.hard_state);
-            return true;
         case Step::snapshot:
             unsent.step = Step::log;
             if (!op.snapshot) return true;
@@ -217,10 +224,12 @@ bool LogstoreLink::run_step(Unsent& unsent, Op& tracked) {
     return true;
 }
 
-void LogstoreLink::send_hard_state(Op& tracked, const raft::HardState& hard_state) {
+uint64_t LogstoreLink::send_hard_state(Op& tracked, const raft::HardState& hard_state) {
     uint64_t id = next_id();
     tracked.waiting.insert(id);
-    send(logstore::make_save_term(id, hard_state.term, hard_state.vote));
+    send(logstore::make_save_term(id, {hard_state.term, hard_state.vote, hard_state.floor_term,
+                                       hard_state.floor_index, hard_state.holes_released_by}));
+    return id;
 }
 
 // Truncate (or, for an op whose snapshot the log must restart after, ResetLog) and Append.
@@ -371,7 +380,10 @@ void LogstoreLink::handle(const logstore::Reply& reply) {
         }
         return;
     }
-    if (wait_ == Wait::log_reset && id == reset_request_id_) wait_ = Wait::nothing;
+    if ((wait_ == Wait::hard_state_saved || wait_ == Wait::log_reset) &&
+        id == awaited_request_id_) {
+        wait_ = Wait::nothing;
+    }
     for (Op& op : ops_) {
         if (op.waiting.erase(id) > 0) return;
     }

@@ -4,11 +4,11 @@
 // order, and passes on configurations, released entries and compaction indexes.
 //
 // PersistOp → requests, in order on one connection (the logstore handles a connection's
-// requests in order): SaveTerm for the hard state (answered after its fdatasync), Truncate for
-// truncate_after (floor: the commit index), Append for the entries (answered by a DurableAck
-// after the group commit's fdatasync; an ack covers every append up to its request id). An op
-// is durable when each of its requests is answered; persisted(seq) is reported for the longest
-// prefix of durable ops, so the core hears of them in order.
+// requests in order): SaveTerm for the hard state, with its log floor (answered after its
+// fdatasync), Truncate for truncate_after (floor: the commit index), Append for the entries
+// (answered by a DurableAck after the group commit's fdatasync; an ack covers every append up
+// to its request id). An op is durable when each of its requests is answered; persisted(seq) is
+// reported for the longest prefix of durable ops, so the core hears of them in order.
 //
 // Ops that touch snapshots (consensus/server/SNAPSHOTS.md) wait for files as well as requests:
 //  - a snapshot (installed from the leader, or a restart's log behind its snapshot) goes to
@@ -16,11 +16,14 @@
 //    does the rest of the op go out: ResetLog{index + 1} instead of a Truncate when the op
 //    truncates at or before the snapshot or the log does not reach it (the log then restarts
 //    after the snapshot), then the entries;
-//  - reset_log (a follower dropping its log and state) sends ResetLog{1}, and once that is
-//    durable has every stored snapshot discarded (SnapshotHooks::discard_all, reported by
-//    snapshots_discarded()) before anything else goes out: a crash in between restarts from a
-//    stored snapshot with an empty log, a state Raft may reset again, never from a snapshot
-//    beside entries of the new log;
+//  - reset_log (a follower dropping its log and state) first saves its hard state, which holds
+//    the floor (the end of the log being dropped), and sends ResetLog{1} only once that SaveTerm
+//    is answered: a crash then finds the old log or the floor, never an empty log without it
+//    (a node that forgot what it acknowledged could vote a candidate missing it in). Once the
+//    reset is durable it has every stored snapshot discarded (SnapshotHooks::discard_all,
+//    reported by snapshots_discarded()) before anything else goes out: a crash in between
+//    restarts from a stored snapshot with an empty log, a state Raft may reset again, never from
+//    a snapshot beside entries of the new log;
 // and every later op waits behind such an op, so the logstore sees requests in op order.
 //
 // Any error from the logstore on a persist request is fatal (failed()): the node can no longer
@@ -112,19 +115,23 @@ private:
         raft::Index snapshot_index = 0;
         std::chrono::steady_clock::time_point sent;
     };
-    // The parts of an op, in the order they go out; an op that waits stops at one.
-    enum class Step { reset_log, discard_snapshots, hard_state, snapshot, log, done };
-    enum class Wait { nothing, log_reset, snapshots_discarded, snapshot_stored };
+    // The parts of an op, in the order they go out; an op that waits stops at one. The hard
+    // state goes first: a reset op's floor must be durable before its ResetLog is sent. For the
+    // other ops that wait (snapshots) the order is the same as if it came after the log reset
+    // and discard steps, which do nothing for them: SaveTerm, the snapshot file, log changes.
+    enum class Step { hard_state, reset_log, discard_snapshots, snapshot, log, done };
+    enum class Wait { nothing, hard_state_saved, log_reset, snapshots_discarded, snapshot_stored };
     struct Unsent {
         raft::PersistOp op;
         raft::Index commit_index = 0;
-        Step step = Step::reset_log;
+        Step step = Step::hard_state;
     };
 
     static bool must_wait(const raft::PersistOp& op) { return op.reset_log || op.snapshot; }
     void advance();
     bool run_step(Unsent& unsent, Op& tracked);
-    void send_hard_state(Op& tracked, const raft::HardState& hard_state);
+    // Returns the SaveTerm's request id.
+    uint64_t send_hard_state(Op& tracked, const raft::HardState& hard_state);
     void send_log_changes(Op& tracked, const raft::PersistOp& op, raft::Index commit_index);
     Op& op_with_seq(uint64_t seq);
     std::optional<uint64_t> pop_durable();
@@ -142,9 +149,9 @@ private:
     uint64_t last_sent_id_ = 0;
     uint64_t last_append_id_ = 0;
     std::deque<Op> ops_;
-    std::deque<Unsent> unsent_;  // the op being sent (front), and the ops behind it
-    Wait wait_ = Wait::nothing;  // what the front of unsent_ waits for
-    uint64_t reset_request_id_ = 0;
+    std::deque<Unsent> unsent_;        // the op being sent (front), and the ops behind it
+    Wait wait_ = Wait::nothing;        // what the front of unsent_ waits for
+    uint64_t awaited_request_id_ = 0;  // the SaveTerm or ResetLog that wait_ waits for
     raft::Index awaited_snapshot_index_ = 0;
     // The log's last index once every request sent so far is carried out: whether an
     // installed snapshot's op must reset the log.

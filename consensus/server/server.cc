@@ -301,8 +301,8 @@ std::optional<uint64_t> ConsensusServer::snapshot_done(const SnapshotWriter::Don
                                           {"bytes", done.saved->bytes},
                                           {"seconds", done.seconds}});
             server_->snapshot_stored(done.index);
-            logstore_.set_indexes(server_->raft().commit_index(), server_->raft().global_index(),
-                                  snapshot_index());
+            logstore_.set_indexes(server_->raft().commit_index(),
+                                  server_->raft().compaction_global_index(), snapshot_index());
             return std::nullopt;
         case SnapshotWriter::Kind::persist:
             note_snapshot_durable(done.index, done);
@@ -340,7 +340,7 @@ raft::Index ConsensusServer::snapshot_index() const {
 
 void ConsensusServer::on_housekeeping() {
     logstore_.request_status();
-    logstore_.set_indexes(server_->raft().commit_index(), server_->raft().global_index(),
+    logstore_.set_indexes(server_->raft().commit_index(), server_->raft().compaction_global_index(),
                           snapshot_index());
     const auto silence = std::chrono::steady_clock::now() - logstore_.last_answer();
     logstore_reachable_ = silence < std::chrono::seconds(3);

@@ -78,6 +78,7 @@ public:
     uint64_t timeout_ms = 0;
     uint64_t last_keep_alive_ms = 0;
     uint64_t command_sequence = 0;  // highest applied
+    Index command_index = 0;        // the entry of its last executed command (not in snapshots)
     std::map<uint64_t, CachedResult> results;
     Index event_index = 0;             // last published (the session id before any)
     Index log_acked_event_index = 0;   // acknowledged by keep-alive entries
@@ -268,7 +269,14 @@ struct ServerStateMachine::Impl final : statemachine::Executor,
                      Applied& applied);
     void suspect_sessions();
     void flush_events(Applied& applied);
-    void release_entry(Index index) { released_.push_back(index); }
+    void run_due_tasks(uint64_t until_ms);
+    void run_tasks_of_removed_entries(const raft::Entry& entry);
+    // Released while applying last_applied_, or later: see take_released().
+    void release_entry(Index index);
+    // A resent copy of a command, answered as a duplicate at `index`, depends on the entry that
+    // raised its session's sequence past it: that entry leaves the log no earlier than the copy
+    // (a replay that skipped it would run the copy as a new command).
+    void hold_release_until(Index entry, Index index);
     void unref_keep_alive(Index index);
     void hold_keep_alive(Index& slot, Index index);
     void advance_time(uint64_t timestamp_ms) { time_ms_ = std::max(time_ms_, timestamp_ms); }
@@ -336,7 +344,13 @@ struct ServerStateMachine::Impl final : statemachine::Executor,
     Mode mode_ = Mode::idle;
     SessionId registering_ = 0;                           // in its own on_register
     std::map<SessionId, std::vector<Event>> publishing_;  // at the entry being applied
-    std::vector<Index> released_;
+    struct Release {
+        Index index;  // the released entry
+        Index at;     // the entry whose apply released it
+    };
+    std::deque<Release> released_;               // in the order of `at`
+    Index release_floor_ = 0;                    // defer_releases_until()
+    std::map<Index, Index> release_not_before_;  // hold_release_until()
     bool expiry_allowed_ = false;  // an initialize entry applied since reset_leader_state()
 
     // Last: destroyed first, while the commits it holds can still be released into this.
@@ -407,18 +421,43 @@ std::vector<SessionId> ServerStateMachine::Impl::ids() const {
     return result;
 }
 
+void ServerStateMachine::Impl::release_entry(Index index) {
+    Index at = std::max(last_applied_, release_floor_);
+    if (auto held = release_not_before_.find(index); held != release_not_before_.end()) {
+        at = std::max(at, held->second);
+        release_not_before_.erase(held);
+    }
+    released_.push_back({index, at});
+}
+
+void ServerStateMachine::Impl::hold_release_until(Index entry, Index index) {
+    if (entry == 0) return;
+    // Released already and not handed out: it goes again, at the back, with the later mark.
+    auto pending = std::find_if(released_.begin(), released_.end(),
+                                [&](const Release& release) { return release.index == entry; });
+    if (pending != released_.end()) {
+        if (pending->at >= index) return;
+        released_.erase(pending);
+        released_.push_back({entry, index});
+        return;
+    }
+    Index& held = release_not_before_[entry];
+    held = std::max(held, index);
+}
+
 void ServerStateMachine::Impl::release(Index index) {
     auto it = open_commits_.find(index);
     // Unknown: a commit from before a snapshot install, whose entry the snapshot covers.
     if (it == open_commits_.end()) return;
     const SessionId id = it->second;
     open_commits_.erase(it);
-    release_entry(index);
     if (auto session = sessions_.find(id); session != sessions_.end()) {
         COPYCAT_ASSERT(session->second->open_commits > 0, "commit count of a session underflows");
         --session->second->open_commits;
+        release_entry(index);
         return;
     }
+    release_entry(index);
     auto ended = ended_with_commits_.find(id);
     COPYCAT_ASSERT(ended != ended_with_commits_.end(), "a commit outlived its session's record");
     if (--ended->second.open_commits > 0) return;
@@ -454,21 +493,50 @@ Applied ServerStateMachine::Impl::apply(const raft::Entry& entry) {
                    "entries must be applied once each, in index order");
     Applied applied;
     applied.index = entry.index;
+    const bool after_holes = entry.index > last_applied_ + 1;
     last_applied_ = entry.index;
+    if (after_holes) run_tasks_of_removed_entries(entry);
+    // Tasks are due on log time, which an entry of a leader with a slower clock does not bring
+    // back: run what is due by the log time this entry leaves, before any entry. By the entry's
+    // own timestamp, a server that installed a snapshot (whose state machine re-created a task
+    // overdue at the snapshot's log time as due then) ran it at a later entry than the servers
+    // that applied the entries (copycat-sim seed 1554, tests/sim FINDINGS.md 8).
+    run_due_tasks(entry.timestamp_ms);
+    advance_time(entry.timestamp_ms);
     switch (entry.type) {
         case raft::EntryType::initialize:
             // A new leader: nobody is suspected because of the election (atomix #35).
-            advance_time(entry.timestamp_ms);
             for (auto& [id, session] : sessions_) session->last_keep_alive_ms = time_ms_;
             expiry_allowed_ = true;
-            return applied;
-        case raft::EntryType::configuration: advance_time(entry.timestamp_ms); return applied;
-        case raft::EntryType::command: apply_session_entry(entry, applied); return applied;
+            break;
+        case raft::EntryType::configuration: break;
+        case raft::EntryType::command: apply_session_entry(entry, applied); break;
+        default:
+            // An entry type this version does not know: counted and ignored like a malformed
+            // entry.
+            ++malformed_entries_;
+            break;
     }
-    // An entry type this version does not know: counted and ignored like a malformed entry.
-    ++malformed_entries_;
-    advance_time(entry.timestamp_ms);
+    flush_events(applied);
     return applied;
+}
+
+void ServerStateMachine::Impl::run_due_tasks(uint64_t until_ms) {
+    mode_ = Mode::command;
+    scheduler_.run_due(std::max(time_ms_, until_ms),
+                       [this](uint64_t due_ms) { advance_time(due_ms); });
+    mode_ = Mode::idle;
+}
+
+// Entries compaction removed come before this one (a hole): the tasks they ran (those due by
+// the timestamp of the entry just before this one) run now, as they did there. What they
+// published went out at those entries and was acknowledged through the log before the entries
+// could go (take_released): nobody gets it again.
+void ServerStateMachine::Impl::run_tasks_of_removed_entries(const raft::Entry& entry) {
+    if (entry.previous_timestamp_ms <= time_ms_) return;
+    run_due_tasks(entry.previous_timestamp_ms);
+    advance_time(entry.previous_timestamp_ms);
+    publishing_.clear();
 }
 
 void ServerStateMachine::Impl::apply_session_entry(const raft::Entry& entry, Applied& applied) {
@@ -477,22 +545,12 @@ void ServerStateMachine::Impl::apply_session_entry(const raft::Entry& entry, App
         // Committed garbage (a bug or corruption upstream): every server skips it the same
         // way, and it leaves the log.
         ++malformed_entries_;
-        advance_time(entry.timestamp_ms);
         release_entry(entry.index);
         return;
     }
     mode_ = Mode::command;
-    // Tasks are due on log time, which an entry of a leader with a slower clock does not bring
-    // back: run what is due by the log time this entry leaves. By the entry's own timestamp, a
-    // server that installed a snapshot (whose state machine re-created a task overdue at the
-    // snapshot's log time as due then) ran it at a later entry than the servers that applied
-    // the entries (copycat-sim seed 1554, tests/sim FINDINGS.md 8).
-    scheduler_.run_due(std::max(time_ms_, entry.timestamp_ms),
-                       [this](uint64_t due_ms) { advance_time(due_ms); });
-    advance_time(entry.timestamp_ms);
     std::visit([&](auto&& value) { apply_entry(std::move(value), applied); },
                std::move(decoded.value()));
-    flush_events(applied);
     mode_ = Mode::idle;
 }
 
@@ -645,6 +703,7 @@ void ServerStateMachine::Impl::apply_entry(CommandEntry entry, Applied& applied)
         applied.result = std::move(result);
     } else if (entry.sequence <= session->command_sequence) {
         release_entry(index);  // a resubmission: answered, never applied twice
+        hold_release_until(session->command_index, index);
         applied.result = duplicate(*session, entry.sequence);
     } else {
         applied.result = execute(*session, std::move(entry), index);
@@ -707,6 +766,7 @@ CommandApplied ServerStateMachine::Impl::execute(SessionRecord& session, Command
     // flush_events() makes this index the session's event index if anything was published to
     // it (by this command or by a task that ran before it).
     result.event_index = publishing_.contains(session.session_id) ? index : session.event_index;
+    session.command_index = index;
     session.results[entry.sequence] =
         CachedResult{result.error, result.message, result.value, result.event_index, index};
     return result;
@@ -1082,8 +1142,25 @@ ServerStateMachine::~ServerStateMachine() = default;
 
 Applied ServerStateMachine::apply(const raft::Entry& entry) { return impl_->apply(entry); }
 
-std::vector<Index> ServerStateMachine::take_released() {
-    return std::exchange(impl_->released_, {});
+Index ServerStateMachine::lowest_pending_release() const {
+    Index lowest = std::numeric_limits<Index>::max();
+    for (const auto& release : impl_->released_) lowest = std::min(lowest, release.index);
+    return lowest;
+}
+
+void ServerStateMachine::defer_releases_until(Index index) {
+    impl_->release_floor_ = std::max(impl_->release_floor_, index);
+}
+
+std::vector<Index> ServerStateMachine::take_released(Index durable) {
+    const Index completed = std::min(completed_index(), durable);
+    std::vector<Index> result;
+    auto& pending = impl_->released_;
+    while (!pending.empty() && pending.front().at <= completed) {
+        result.push_back(pending.front().index);
+        pending.pop_front();
+    }
+    return result;
 }
 
 uint64_t ServerStateMachine::choose_session_timeout(uint64_t requested_ms) const {

@@ -49,6 +49,16 @@
 // register and unregister entries once it ended and the state machine holds none of its commits (a
 // replay must find the session for every command still contributing to state).
 //
+// Each release counts from the entry whose apply made it (the overwrite, the superseding
+// keep-alive), and is handed out only when everything up to that entry is complete and stored
+// here (take_released): a server that replays the log without a removed entry runs the entries
+// after it differently (a remove finds nothing and publishes no event, a put returns no
+// previous value), which is harmless only once their results and events are acknowledged. A
+// duplicate holds back the release of the entry that raised its session's sequence past it, and
+// releases made while this server applies across holes count from the end of the holes
+// (defer_releases_until). What stays in the log is decided in Raft's log (log.h: released
+// entries go from the highest down) and by lowest_pending_release() for deletes.
+//
 // Events: published while applying index i go into one batch {event_index = i, previous_index =
 // the session's previous event index, or what its client acknowledged if that is later}; the
 // first previous_index is the session id, where a client starts. Every server keeps a session's
@@ -67,6 +77,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -159,7 +170,24 @@ public:
     Applied apply(const raft::Entry& entry);
     // Log indexes released since the last call: by the state machine (commits released or
     // destroyed) and by the session layer (superseded keep-alives, ended sessions' entries).
-    std::vector<Index> take_released();
+    // An entry released while applying index j is handed out only once completed_index() >= j:
+    // a server that replays the log without it runs entry j (and what follows) differently
+    // (a remove finds nothing and publishes no event, a put returns no previous value), which
+    // is harmless only once j's result and events are acknowledged through the log. And only
+    // once this server's own log holds entry j durably (durable >= j): after a crash it replays
+    // its stored log, whose holes it can only get past (Raft::hole_horizon()) if the entries
+    // that released them are still there.
+    std::vector<Index> take_released(Index durable = std::numeric_limits<Index>::max());
+    // Releases from now on count as made at `index` at the earliest: while a server applies a
+    // log with holes below index (Raft::hole_horizon()), its state differs from the log's, and
+    // so may what it releases; by `index` its state is the log's again, so whatever it
+    // released by then, a server that applied every entry released by then too.
+    void defer_releases_until(Index index);
+    // The lowest entry released and not handed out yet (take_released), or waiting for its
+    // client to acknowledge its result; max if none. A delete (the sequential modes) must not
+    // leave the log before the writes it undid, which may be among these: compaction removes
+    // those modes only below it (it caps the global index).
+    Index lowest_pending_release() const;
 
     // --- the leader's duties (change nothing replicated) ---
     // The timeout the leader logs in a RegisterEntry: requested (0: the default), clamped to

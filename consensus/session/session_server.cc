@@ -165,6 +165,7 @@ void SessionServer::install(const raft::Snapshot& snapshot) {
 }
 
 void SessionServer::apply(const raft::Entry& entry) {
+    state_->defer_releases_until(raft_->hole_horizon());
     if (entry.type == raft::EntryType::initialize) {
         initialize_applied_term_ = std::max(initialize_applied_term_, entry.term);
     }
@@ -190,7 +191,7 @@ void SessionServer::after_apply() {
     }
     expiry_check_due_ = false;
     maybe_take_snapshot();
-    std::vector<Index> released = state_->take_released();
+    std::vector<Index> released = state_->take_released(raft_->durable_index());
     raft_->release(released);
     output_.released.insert(output_.released.end(), released.begin(), released.end());
     compact_log();
@@ -203,7 +204,8 @@ void SessionServer::compact_log() {
         return;
     }
     compacted_at_ = applied;
-    std::vector<Index> removed = raft_->compact_log(state_->completed_index());
+    std::vector<Index> removed =
+        raft_->compact_log(state_->completed_index(), state_->lowest_pending_release());
     output_.compacted.insert(output_.compacted.end(), removed.begin(), removed.end());
 }
 
@@ -293,6 +295,9 @@ void SessionServer::maybe_take_snapshot() {
     }
     const Index applied = state_->last_applied();
     if (applied < last_snapshot_index_ + options_.snapshot_every_entries) return;
+    // Not a state between compacted holes (Raft::hole_horizon()): a server that loads it could
+    // not tell, and would answer reads from it.
+    if (applied < raft_->hole_horizon()) return;
     const std::optional<raft::Term> term = raft_->log().term_at(applied);
     std::optional<raft::Configuration> configuration = configuration_at(applied);
     if (!term || !configuration) return;
@@ -701,7 +706,8 @@ void SessionServer::answer_waiting_queries() {
 }
 
 bool SessionServer::try_answer(const PendingQuery& query) {
-    if (state_->last_applied() < query.read_index) return false;
+    // Not across compacted holes either: the state there is no state of the log's.
+    if (state_->last_applied() < std::max(query.read_index, raft_->hole_horizon())) return false;
     const SessionId session = query.request.session;
     if (!state_->session_live(session)) {
         refuse(query.connection, query.request_id, ErrorCode::unknown_session,

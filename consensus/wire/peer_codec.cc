@@ -46,7 +46,8 @@ flatbuffers::Offset<fb::Entry> encode_entry(Builder& builder, const raft::Entry&
     BytesOffset payload = encode_bytes(builder, entry.payload);
     return fb::CreateEntry(builder, entry.index, entry.term, static_cast<fb::EntryType>(entry.type),
                            entry.timestamp_ms,
-                           static_cast<fb::CompactionMode>(entry.compaction_mode), payload);
+                           static_cast<fb::CompactionMode>(entry.compaction_mode), payload,
+                           entry.previous_timestamp_ms);
 }
 
 Offsets<fb::Entry> encode_entries(Builder& builder, const std::vector<raft::Entry>& entries) {
@@ -73,7 +74,8 @@ BodyOffset encode_body(Builder& builder, const raft::AppendRequest& m) {
     COPYCAT_ASSERT(m.leader != 0, "an AppendRequest names its leader");
     auto entries = encode_entries(builder, m.entries);
     return body_of(fb::CreateAppendRequest(builder, m.term, m.leader, m.prev_index, m.prev_term,
-                                           m.commit_index, m.global_index, m.round, entries));
+                                           m.commit_index, m.global_index, m.round, entries,
+                                           m.holes_released_by));
 }
 
 BodyOffset encode_body(Builder& builder, const raft::AppendResponse& m) {
@@ -139,6 +141,7 @@ bool decode_entry(const fb::Entry& in, raft::Entry& out, Decoding& check) {
     out.term = in.term();
     out.type = static_cast<raft::EntryType>(in.type());
     out.timestamp_ms = in.timestamp_ms();
+    out.previous_timestamp_ms = in.previous_timestamp_ms();
     out.compaction_mode = static_cast<uint8_t>(in.compaction_mode());
     return check.copy_bytes(in.payload(), out.payload, "entry payload");
 }
@@ -175,8 +178,15 @@ bool check_node(raft::NodeId id, const char* field, Decoding& check) {
 }
 
 bool decode(const fb::AppendRequest& in, raft::AppendRequest& out, Decoding& check) {
-    out = {in.term(),         in.leader(),       in.prev_index(), in.prev_term(),
-           in.commit_index(), in.global_index(), in.round(),      {}};
+    out = {in.term(),
+           in.leader(),
+           in.prev_index(),
+           in.prev_term(),
+           in.commit_index(),
+           in.global_index(),
+           in.round(),
+           {},
+           in.holes_released_by()};
     return check_node(out.leader, "leader", check) &&
            decode_tables(in.entries(), out.entries, check, "entries", decode_entry);
 }

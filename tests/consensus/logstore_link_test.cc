@@ -1,16 +1,19 @@
 // LogstoreLink with PersistOps that touch snapshots (consensus/server/logstore_link.h,
 // SNAPSHOTS.md): the snapshot file is durable before the log changes of its op reach the
 // logstore, the log restarts after an installed snapshot it conflicts with or does not reach,
-// a log reset goes before the snapshots are discarded and both before anything after them, and
-// ops are reported durable only in order. The logstore is a real StorageService over a real
+// a reset's hard state (its log floor) is durable before the log reset goes, which goes before
+// the snapshots are discarded and all before anything after them, ops are reported durable only
+// in order, and a restore reads back the floor. The logstore is a real StorageService over a real
 // log in a temporary directory, served in-process on an inproc:// socket, so the test sees
 // which requests arrive and in what order.
 #include <gtest/gtest.h>
 
 #include <zmq.hpp>
 
+#include <atomic>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/zmq_socket.h"
@@ -107,6 +110,13 @@ protected:
         persisted_ = *persisted;
     }
     std::vector<std::string> take_received() { return std::exchange(received_, {}); }
+    // Serves for a while without letting the link read any answer.
+    void serve_only() {
+        for (int round = 0; round < 10; ++round) {
+            serve();
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    }
 
     TempDir temp_;
     std::unique_ptr<logstore::SegmentedLog> log_;
@@ -218,6 +228,87 @@ TEST_F(LogstoreLinkTest, CompactionIndexesSentOnlyGrow) {
     EXPECT_EQ(status->commit_index(), 10u);
     EXPECT_EQ(status->global_index(), 6u);
     EXPECT_EQ(status->snapshot_index(), 3u);
+}
+
+raft::PersistOp reset_op(uint64_t seq, raft::HardState hard_state) {
+    raft::PersistOp op;
+    op.seq = seq;
+    op.hard_state = hard_state;
+    op.reset_log = true;
+    return op;
+}
+
+// A crash between the log reset and the floor's save would leave a node that forgot what it
+// acknowledged and votes as if it never had: the ResetLog goes only once the SaveTerm carrying
+// the floor is answered (after its fdatasync).
+TEST_F(LogstoreLinkTest, AResetSavesItsFloorDurablyBeforeTheLogGoes) {
+    link_->persist(append_op(1, 1, 10, 2), 0);
+    EXPECT_EQ(pump(), 1u);
+    take_received();
+    link_->persist(reset_op(2, raft::HardState{3, 0, 2, 10}), 0);
+    link_->persist(append_op(3, 1, 2, 3), 0);
+    serve_only();
+    EXPECT_EQ(take_received(), std::vector<std::string>{"SaveTermRequest"})
+        << "the reset went out before the floor was known to be durable";
+    EXPECT_EQ(log_->meta().floor_term, 2u);
+    EXPECT_EQ(log_->meta().floor_index, 10u);
+    EXPECT_EQ(log_->last_index(), 10u);
+
+    EXPECT_EQ(pump(), 1u);
+    EXPECT_EQ(take_received(), std::vector<std::string>{"ResetLogRequest"});
+    EXPECT_EQ(log_->last_index(), 0u);
+    EXPECT_EQ(discards_, 1);
+    note(link_->snapshots_discarded());
+    EXPECT_EQ(pump(), 3u);
+    EXPECT_EQ(take_received(), std::vector<std::string>{"AppendRequest"});
+    EXPECT_EQ(log_->meta().term, 3u);
+    EXPECT_EQ(log_->meta().floor_index, 10u) << "the log reset keeps the floor";
+}
+
+TEST_F(LogstoreLinkTest, ARefusedFloorSaveKeepsTheLog) {
+    link_->persist(append_op(1, 1, 10, 2), 0);
+    raft::PersistOp vote;
+    vote.seq = 2;
+    vote.hard_state = raft::HardState{5, 1};
+    link_->persist(vote, 0);
+    EXPECT_EQ(pump(), 2u);
+    take_received();
+    // A term below the stored one is refused: the link fails, and the log must not go.
+    link_->persist(reset_op(3, raft::HardState{4, 0, 2, 10}), 0);
+    for (int round = 0; round < 10 && !link_->failed(); ++round) {
+        serve_only();
+        note(link_->on_readable());
+    }
+    EXPECT_TRUE(link_->failed());
+    serve_only();
+    EXPECT_EQ(take_received(), std::vector<std::string>{"SaveTermRequest"});
+    EXPECT_EQ(log_->last_index(), 10u);
+    EXPECT_EQ(discards_, 0);
+    EXPECT_EQ(persisted_, 2u);
+}
+
+// What a restarted consensus process reads: the floor with term and vote.
+TEST_F(LogstoreLinkTest, ARestoreReadsBackTheFloor) {
+    link_->persist(append_op(1, 1, 4, 2), 0);
+    link_->persist(reset_op(2, raft::HardState{3, 2, 2, 4}), 0);
+    EXPECT_EQ(pump(), 1u);
+    note(link_->snapshots_discarded());
+    EXPECT_EQ(pump(), 2u);
+
+    LogstoreLink restarted(context_, endpoint_, SnapshotHooks{});
+    std::atomic<bool> restored_all{false};
+    std::thread logstore([&] {
+        while (!restored_all) {
+            serve();
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+    });
+    Result<raft::RestoredState> restored = restarted.restore(std::chrono::seconds(10));
+    restored_all = true;
+    logstore.join();
+    ASSERT_TRUE(restored.is_ok()) << restored.status().to_string();
+    EXPECT_EQ(restored->hard_state, (raft::HardState{3, 2, 2, 4}));
+    EXPECT_TRUE(restored->entries.empty());
 }
 
 }  // namespace

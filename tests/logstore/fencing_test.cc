@@ -46,7 +46,7 @@ TEST_F(FencingTest, AfterAClaimOnlyTheWriterWrites) {
 
     // Everything the old writer still had queued is refused...
     EXPECT_TRUE(refused_as_fenced(handle(service, "old", make_append(2, test_entries(3, 4, 1)))));
-    EXPECT_TRUE(refused_as_fenced(handle(service, "old", make_save_term(3, 9, 1))));
+    EXPECT_TRUE(refused_as_fenced(handle(service, "old", make_save_term(3, {9, 1}))));
     EXPECT_TRUE(refused_as_fenced(handle(service, "old", make_truncate(4, 1, 0))));
     EXPECT_TRUE(refused_as_fenced(handle(service, "old", make_reset(5, 100))));
     std::vector<uint8_t> configuration = {1, 2, 3};
@@ -61,7 +61,7 @@ TEST_F(FencingTest, AfterAClaimOnlyTheWriterWrites) {
     EXPECT_FALSE(refused_as_fenced(handle(service, "old", make_read(8, 1, 2, 1 << 20))));
     // The writer writes.
     EXPECT_FALSE(refused_as_fenced(handle(service, "new", make_append(2, test_entries(3, 4, 1)))));
-    EXPECT_FALSE(refused_as_fenced(handle(service, "new", make_save_term(3, 9, 1))));
+    EXPECT_FALSE(refused_as_fenced(handle(service, "new", make_save_term(3, {9, 1}))));
     EXPECT_EQ(log->last_index(), 4u);
     EXPECT_EQ(log->meta().term, 9u);
 }

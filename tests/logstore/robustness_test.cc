@@ -24,7 +24,7 @@ std::vector<Bytes> valid_requests() {
             make_read(2, 1, 3, 1 << 20),
             make_truncate(3, 2, 0),
             make_reset(4, 10),
-            make_save_term(5, 3, 2),
+            make_save_term(5, {3, 2, 2, 40, 0}),
             make_save_configuration(6, 1, 1, config),
             make_load_meta(7),
             make_release(8, indexes),

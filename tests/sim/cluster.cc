@@ -1021,12 +1021,20 @@ void Cluster::check_commit_safety(size_t index) {
         for (const Candidacy& candidacy : candidacies(candidate, commit, hash)) {
             const raft::Configuration& configuration = candidacy.configuration;
             if (!configuration.is_voter(ids_[candidate])) continue;  // it never campaigns
+            // Nor before it holds the log it dropped in a reset again (Raft::may_campaign).
+            const raft::HardState& own = disks_[candidate]->hard_state();
+            if (!at_least_as_up_to_date(candidacy.end, {own.floor_term, own.floor_index})) {
+                continue;
+            }
             size_t voters = 0;
             for (const raft::NodeId voter : configuration.voters()) {
                 if (voter == 0 || voter > disks_.size()) continue;  // not simulated: no vote
                 const Disk& disk = *disks_[voter - 1];
                 const LogEnd durable{disk.last_term(), disk.last_index()};
-                if (voter == ids_[candidate] || at_least_as_up_to_date(candidacy.end, durable)) {
+                // A voter that reset votes as if it still held the log it dropped.
+                const LogEnd floor{disk.hard_state().floor_term, disk.hard_state().floor_index};
+                if (voter == ids_[candidate] || (at_least_as_up_to_date(candidacy.end, durable) &&
+                                                 at_least_as_up_to_date(candidacy.end, floor))) {
                     ++voters;
                 }
             }

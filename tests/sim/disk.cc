@@ -81,13 +81,13 @@ Disk::CrashLoss Disk::crash(bool torn_tail) {
 
 void Disk::apply(const raft::PersistOp& op, size_t parts) {
     if (parts == 0) return;
+    if (op.hard_state) set_hard_state(*op.hard_state);
     if (op.reset_log) {
         entries_.clear();
         released_.clear();
         snapshot_.reset();
         first_index_ = 1;
     }
-    if (op.hard_state) set_hard_state(*op.hard_state);
     if (parts == 1) return;
     if (op.snapshot) store_snapshot(*op.snapshot);
     if (parts == 2) return;
@@ -172,18 +172,27 @@ const raft::Entry* Disk::entry(raft::Index index) const {
     return found == entries_.end() ? nullptr : &found->second;
 }
 
-void Disk::release(const std::vector<std::pair<raft::Index, raft::Term>>& entries) {
-    released_.insert(entries.begin(), entries.end());
+void Disk::release(const std::vector<std::pair<raft::Index, raft::Term>>& entries,
+                   raft::Index applied_at) {
+    for (const auto& entry : entries) released_.emplace(entry, applied_at);  // the first counts
 }
 
 // As copycat-compactor's major compaction of every durable segment, in one step.
-std::vector<raft::Index> Disk::compact(const compaction::Indexes& indexes) {
-    std::vector<raft::Index> removed;
+std::vector<std::pair<raft::Index, raft::Index>> Disk::compact(const compaction::Indexes& indexes) {
+    std::vector<std::pair<raft::Index, raft::Index>> removed;
     const raft::Index last = last_index();
-    for (auto r = released_.begin(); r != released_.end();) {
-        auto it = entries_.find(r->first);
-        if (it == entries_.end() || it->second.term != r->second) {
-            ++r;  // not durable yet (or not this entry): it may become so
+    // Releases of entries a truncation replaced count for nothing.
+    std::erase_if(released_, [&](const auto& release) {
+        auto it = entries_.find(release.first.first);
+        return it != entries_.end() && it->second.term != release.first.second;
+    });
+    auto going = released_.end();
+    while (going != released_.begin()) {
+        const auto& [key, applied_at] = *std::prev(going);
+        auto it = entries_.find(key.first);
+        if (it == entries_.end()) {
+            if (key.first > last) break;  // not durable yet: it stays, so everything below does
+            --going;                      // gone already (released twice)
             continue;
         }
         const raft::Entry& entry = it->second;
@@ -193,13 +202,14 @@ std::vector<raft::Index> Disk::compact(const compaction::Indexes& indexes) {
             it == entries_.begin() ? before_log : std::prev(it)->second.term;
         if (!compaction::may_remove_released(entry.compaction_mode, entry.index, entry.term,
                                              previous_term, last, indexes)) {
-            ++r;
-            continue;
+            break;
         }
-        removed.push_back(entry.index);
-        entries_.erase(it);
-        r = released_.erase(r);
+        --going;
     }
+    for (auto r = going; r != released_.end(); ++r) {
+        if (entries_.erase(r->first.first) != 0) removed.push_back({r->first.first, r->second});
+    }
+    released_.erase(going, released_.end());
     return removed;
 }
 

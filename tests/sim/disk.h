@@ -81,9 +81,14 @@ public:
     // Release bits: entries the node's state machine no longer needs, by index and term. A
     // release counts only for the entry of that term: the disk may still hold an entry a
     // pending truncation replaces, or not hold the released one yet (it is marked when it is).
-    void release(const std::vector<std::pair<raft::Index, raft::Term>>& entries);
-    // Removes durable released entries the rules allow; returns the indexes removed.
-    std::vector<raft::Index> compact(const compaction::Indexes& indexes);
+    // applied_at: the node's applied index when it released them (at or after the entry whose
+    // apply released them), which the disk keeps with the bit, across crashes.
+    void release(const std::vector<std::pair<raft::Index, raft::Term>>& entries,
+                 raft::Index applied_at);
+    // Removes durable released entries the rules allow, from the highest down to the first that
+    // must stay (as the Raft core's log: consensus/raft/log.h); returns, for each removed, its
+    // index and the applied index it was released at.
+    std::vector<std::pair<raft::Index, raft::Index>> compact(const compaction::Indexes& indexes);
 
     const raft::HardState& hard_state() const { return hard_state_; }
     raft::Index first_index() const { return first_index_; }
@@ -126,7 +131,7 @@ private:
     std::optional<raft::Snapshot> snapshot_;
     raft::Index first_index_ = 1;
     std::map<raft::Index, raft::Entry> entries_;  // by index; the gaps are holes
-    std::set<std::pair<raft::Index, raft::Term>> released_;
+    std::map<std::pair<raft::Index, raft::Term>, raft::Index> released_;  // -> applied_at
     std::set<std::pair<raft::Term, raft::NodeId>> durable_votes_;
     std::deque<Pending> pending_;
     raft::Index written_last_index_ = 0;  // the log's end once every pending write is done

@@ -215,7 +215,7 @@ void Node::collect() {
             const std::optional<raft::Term> term = server_->raft().log().term_at(index);
             if (term) released.push_back({index, *term});
         }
-        disk_.release(released);
+        disk_.release(released, applied_index());
         for (raft::Index index : output.compacted) {
             effects_.removed.push_back({index, applied_index()});
         }
@@ -303,9 +303,12 @@ void Node::compact_disk() {
     compaction::Indexes indexes;
     indexes.commit = std::min(server_->raft().commit_index(), applied);
     indexes.minor = server_->state().completed_index();
-    indexes.global = server_->raft().global_index();
+    indexes.global = std::min(server_->raft().compaction_global_index(),
+                              server_->state().lowest_pending_release());
     indexes.snapshot = disk_.snapshot() ? disk_.snapshot()->index : 0;
-    for (raft::Index index : disk_.compact(indexes)) effects_.removed.push_back({index, applied});
+    for (const auto& [index, released_at] : disk_.compact(indexes)) {
+        effects_.removed.push_back({index, released_at});
+    }
 }
 
 void Node::store_snapshot(raft::Snapshot snapshot) {

@@ -213,9 +213,15 @@ TEST(SimDisk, TakesHolesAndCompactsReleasedEntries) {
     disk.sync_due(UINT64_MAX);
     EXPECT_TRUE(disk.covers(2));
     EXPECT_FALSE(disk.holds(2));
-    disk.release({{4, 1}, {5, 1}});
-    EXPECT_EQ(disk.compact(compaction::Indexes{5, 5, 0, 0}), (std::vector<raft::Index>{4}))
-        << "the last entry stays";
+    using Removed = std::vector<std::pair<raft::Index, raft::Index>>;
+    disk.release({{5, 1}}, 5);
+    EXPECT_TRUE(disk.compact(compaction::Indexes{5, 5, 0, 0}).empty()) << "the last entry stays";
+    disk.release({{4, 1}}, 5);
+    EXPECT_TRUE(disk.compact(compaction::Indexes{5, 5, 0, 0}).empty())
+        << "and so does what was released below it";
+    ASSERT_TRUE(disk.write(op(2, {entry(6, 1)}), 0).is_ok());
+    disk.sync_due(UINT64_MAX);
+    EXPECT_EQ(disk.compact(compaction::Indexes{6, 6, 0, 0}), (Removed{{4, 5}, {5, 5}}));
     EXPECT_EQ(disk.restore().entries.size(), 2u);
 }
 

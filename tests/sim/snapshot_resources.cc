@@ -74,7 +74,7 @@ void SnapshotResources::register_map() {
             const Value* old = find(op.map, op.key);
             MapPut::Output output{old != nullptr ? std::optional<Bytes>(old->value) : std::nullopt,
                                   commit.index()};
-            write(op.map, op.key, std::move(op.value), commit.index());
+            write(op.map, op.key, std::move(op.value), std::move(commit), false);
             return output;
         });
     statemachine::register_command<MapCas>(
@@ -88,7 +88,9 @@ void SnapshotResources::register_map() {
                 return MapCas::Output{false, current->value, current->version};
             }
             MapCas::Output output{true, op.value, commit.index()};
-            write(op.map, op.key, std::move(op.value), commit.index());
+            // The writes it replaced stay: a replay without them would find the cas fails.
+            const bool keep_chain = current != nullptr;
+            write(op.map, op.key, std::move(op.value), std::move(commit), keep_chain);
             return output;
         });
     statemachine::register_command<MapRemove>(
@@ -96,7 +98,7 @@ void SnapshotResources::register_map() {
             auto map = maps_.find(op.map);
             if (map == maps_.end() || !map->second.contains(op.key)) return MapRemove::Output{};
             MapRemove::Output output{std::move(map->second.at(op.key).value)};
-            map->second.erase(op.key);
+            map->second.erase(op.key);  // destroys the writes' commits: released
             if (map->second.empty()) maps_.erase(map);
             tell_watchers({op.map, op.key, MapChange::removed, std::nullopt, commit.index()});
             return output;
@@ -112,7 +114,9 @@ void SnapshotResources::register_map() {
 void SnapshotResources::register_watches() {
     statemachine::register_command<MapWatch>(
         *executor_, [this](MapWatch op, Commit commit) -> Result<MapWatch::Output> {
-            const bool added = watches_.emplace(commit.session(), op.map, op.key, op.prefix).second;
+            Watch watch{commit.session(), op.map, op.key, op.prefix};
+            // try_emplace leaves `commit` alone when the watch exists: released on return.
+            const bool added = watches_.try_emplace(std::move(watch), std::move(commit)).second;
             return MapWatch::Output{added};
         });
     statemachine::register_command<MapUnwatch>(
@@ -124,7 +128,7 @@ void SnapshotResources::register_watches() {
 
 void SnapshotResources::register_locks() {
     statemachine::register_command<LockAcquire>(*executor_, [this](LockAcquire op, Commit commit) {
-        return acquire(op, commit.session(), commit.index());
+        return acquire(op, std::move(commit));
     });
     statemachine::register_command<LockRelease>(
         *executor_, [this](LockRelease op, Commit commit) -> Result<LockRelease::Output> {
@@ -142,14 +146,21 @@ const SnapshotResources::Value* SnapshotResources::find(const std::string& map,
 }
 
 void SnapshotResources::write(const std::string& map, const std::string& key, Bytes value,
-                              Index index) {
-    maps_[map][key] = Value{value, index};
+                              Commit commit, bool keep_chain) {
+    const Index index = commit.index();
+    Value& target = maps_[map][key];
+    // Clearing the chain destroys the commits of the writes it replaces: they are released.
+    if (!keep_chain) target.writes.clear();
+    target.writes.push_back(std::move(commit));
+    target.value = value;
+    target.version = index;
     tell_watchers({map, key, MapChange::written, std::move(value), index});
 }
 
 void SnapshotResources::tell_watchers(const MapChanged& event) {
     std::set<SessionId> told;  // one event per session, however many of its watches match
-    for (const auto& [session, map, key, prefix] : watches_) {
+    for (const auto& [watch, commit] : watches_) {
+        const auto& [session, map, key, prefix] = watch;
         const bool matches =
             map == event.map && (prefix ? event.key.starts_with(key) : event.key == key);
         if (!matches || !told.insert(session).second) continue;
@@ -159,8 +170,9 @@ void SnapshotResources::tell_watchers(const MapChanged& event) {
 
 // --- locks -----------------------------------------------------------------------------------
 
-Result<LockAcquire::Output> SnapshotResources::acquire(const LockAcquire& op, SessionId session,
-                                                       Index index) {
+Result<LockAcquire::Output> SnapshotResources::acquire(const LockAcquire& op, Commit commit) {
+    const SessionId session = commit.session();
+    const Index index = commit.index();
     Lock& lock = locks_[op.lock];
     const bool waits = std::any_of(lock.waiters.begin(), lock.waiters.end(),
                                    [&](const Waiter& w) { return w.session == session; });
@@ -171,10 +183,11 @@ Result<LockAcquire::Output> SnapshotResources::acquire(const LockAcquire& op, Se
     if (lock.holder == 0) {
         lock.holder = session;
         lock.token = index;
+        lock.request.emplace(std::move(commit));
         return LockAcquire::Output{LockAcquireOutcome::acquired, index};
     }
     if (op.timeout_ms == 0) return LockAcquire::Output{LockAcquireOutcome::failed, 0};
-    Waiter& waiter = lock.waiters.emplace_back(Waiter{session, index, 0, {}});
+    Waiter& waiter = lock.waiters.emplace_back(Waiter{session, index, 0, {}, std::move(commit)});
     if (op.timeout_ms != LockAcquire::kWaitForever) {
         waiter.deadline_ms = executor_->context().time_ms() + op.timeout_ms;
         schedule_timeout(op.lock, waiter, op.timeout_ms);
@@ -195,6 +208,7 @@ LockReleaseOutcome SnapshotResources::drop(const std::string& name, SessionId se
     LockReleaseOutcome outcome = LockReleaseOutcome::not_held;
     if (lock.holder == session) {
         lock.holder = 0;
+        lock.request.reset();  // released
         grant_next(name, lock);
         outcome = LockReleaseOutcome::released;
     } else if (auto waiter = std::find_if(lock.waiters.begin(), lock.waiters.end(),
@@ -211,11 +225,12 @@ LockReleaseOutcome SnapshotResources::drop(const std::string& name, SessionId se
 void SnapshotResources::grant_next(const std::string& name, Lock& lock) {
     COPYCAT_ASSERT(lock.holder == 0, "granting a lock that is held: two holders");
     if (lock.waiters.empty()) return;
-    const Waiter next = lock.waiters.front();
+    Waiter next = std::move(lock.waiters.front());
     lock.waiters.pop_front();
     if (next.timeout.id != 0) executor_->cancel(next.timeout);
     lock.holder = next.session;
     lock.token = next.token;
+    lock.request = std::move(next.request);
     notify(executor_->context(), next.session, LockAcquired{name, next.token});
 }
 
@@ -236,7 +251,8 @@ void SnapshotResources::on_close(statemachine::Session& session) {
     std::vector<std::string> names;
     for (const auto& [name, lock] : locks_) names.push_back(name);
     for (const std::string& name : names) drop(name, session.id());
-    std::erase_if(watches_, [&](const Watch& watch) { return std::get<0>(watch) == session.id(); });
+    std::erase_if(watches_,
+                  [&](const auto& watch) { return std::get<0>(watch.first) == session.id(); });
 }
 
 // --- snapshots -------------------------------------------------------------------------------
@@ -248,7 +264,8 @@ Bytes SnapshotResources::snapshot() const {
             state.keys.push_back({map, key, value.value, value.version});
         }
     }
-    for (const auto& [session, map, key, prefix] : watches_) {
+    for (const auto& [watch, commit] : watches_) {
+        const auto& [session, map, key, prefix] = watch;
         state.watches.push_back({session, map, key, prefix});
     }
     for (const auto& [name, lock] : locks_) {
@@ -270,10 +287,12 @@ Status SnapshotResources::install(std::span<const uint8_t> snapshot) {
     watches_.clear();
     locks_.clear();
     for (KeyState& key : state.keys) {
-        maps_[key.map][key.key] = Value{std::move(key.value), key.version};
+        Value& value = maps_[key.map][key.key];  // the snapshot covers its writes
+        value.value = std::move(key.value);
+        value.version = key.version;
     }
     for (WatchState& watch : state.watches) {
-        watches_.emplace(watch.session, watch.map, watch.key, watch.prefix);
+        watches_.try_emplace(Watch{watch.session, watch.map, watch.key, watch.prefix});
     }
     // Timeouts due at the same log times. Those already overdue at the snapshot's log time
     // (none has run since: tasks run only before session entries) are all due now, and run in
@@ -287,7 +306,7 @@ Status SnapshotResources::install(std::span<const uint8_t> snapshot) {
         lock.holder = saved.holder;
         lock.token = saved.token;
         for (const WaiterState& waiter : saved.waiters) {
-            lock.waiters.push_back({waiter.session, waiter.token, waiter.deadline_ms, {}});
+            lock.waiters.push_back({waiter.session, waiter.token, waiter.deadline_ms, {}, {}});
             if (waiter.deadline_ms != 0) {
                 timed.emplace_back(waiter.deadline_ms, waiter.token, saved.lock);
             }
@@ -315,7 +334,8 @@ uint64_t SnapshotResources::digest() const {
             hash.add(static_cast<uint64_t>(value.version));
         }
     }
-    for (const auto& [session, map, key, prefix] : watches_) {
+    for (const auto& [watch, commit] : watches_) {
+        const auto& [session, map, key, prefix] = watch;
         hash.add(session);
         hash.add(std::string_view(map));
         hash.add(std::string_view(key));

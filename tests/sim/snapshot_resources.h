@@ -9,6 +9,12 @@
 // with fencing tokens = request indexes, a session's locks and watches end with it), so the
 // clients and every check stay the same. TTLs are not supported (refused): the clients use none.
 //
+// It holds the commits its state depends on, as the built-in resources do (the operations'
+// compaction modes say so: RELEASE for writes, watches and lock requests), so that compaction
+// of released entries runs in these seeds too: a key's writes until a put or remove replaces
+// them (a successful cas keeps the writes before it), a watch until it ends, a lock request
+// while it holds or waits. What a snapshot restored has no commits: the snapshot covers them.
+//
 // Timeouts of waiting lock requests are kept as absolute log times, so that install()
 // re-creates them due at the same log time, in the order they were first scheduled (request
 // index), as a server that applied the entries has them.
@@ -24,6 +30,7 @@
 #include <span>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "consensus/statemachine/resources/ops.h"
 #include "consensus/statemachine/state_machine.h"
@@ -45,6 +52,7 @@ private:
     struct Value {
         statemachine::Bytes value;
         statemachine::Index version = 0;
+        std::vector<statemachine::Commit> writes;  // what the value depends on
     };
     using Watch = std::tuple<statemachine::SessionId, std::string, std::string, bool>;
     struct Waiter {
@@ -52,10 +60,12 @@ private:
         statemachine::Index token = 0;
         uint64_t deadline_ms = 0;  // log time; 0: waits until granted or its session ends
         statemachine::ScheduledHandle timeout;
+        std::optional<statemachine::Commit> request;  // none: restored from a snapshot
     };
     struct Lock {
         statemachine::SessionId holder = 0;  // 0: free
         statemachine::Index token = 0;
+        std::optional<statemachine::Commit> request;  // the holder's; none: from a snapshot
         std::deque<Waiter> waiters;
     };
 
@@ -63,12 +73,11 @@ private:
     void register_watches();
     void register_locks();
     void write(const std::string& map, const std::string& key, statemachine::Bytes value,
-               statemachine::Index index);
+               statemachine::Commit commit, bool keep_chain);
     void tell_watchers(const resources::MapChanged& event);
     const Value* find(const std::string& map, const std::string& key) const;
     Result<resources::LockAcquire::Output> acquire(const resources::LockAcquire& op,
-                                                   statemachine::SessionId session,
-                                                   statemachine::Index index);
+                                                   statemachine::Commit commit);
     resources::LockReleaseOutcome drop(const std::string& name, statemachine::SessionId session);
     void grant_next(const std::string& name, Lock& lock);
     void time_out(const std::string& name, statemachine::Index token);
@@ -76,7 +85,7 @@ private:
 
     statemachine::Executor* executor_ = nullptr;
     std::map<std::string, std::map<std::string, Value>> maps_;
-    std::set<Watch> watches_;
+    std::map<Watch, std::optional<statemachine::Commit>> watches_;  // none: from a snapshot
     std::map<std::string, Lock> locks_;
 };
 

@@ -26,15 +26,18 @@ namespace fb = copycat::peer;
 // --- the fields of each value, in declaration order (raft/types.h) ---
 
 auto fields(const raft::Entry& m) {
-    return std::tie(m.term, m.index, m.type, m.timestamp_ms, m.compaction_mode, m.payload);
+    return std::tie(m.term, m.index, m.type, m.timestamp_ms, m.compaction_mode, m.payload,
+                    m.previous_timestamp_ms);
 }
 auto fields(const raft::Member& m) { return std::tie(m.id, m.type, m.available, m.address); }
 auto fields(const raft::Configuration& m) { return std::tie(m.index, m.term, m.members); }
 auto fields(const raft::AppendRequest& m) {
     return std::tie(m.term, m.leader, m.prev_index, m.prev_term, m.commit_index, m.global_index,
-                    m.round, m.entries);
+                    m.round, m.entries, m.holes_released_by);
 }
-auto fields(const raft::AppendResponse& m) { return std::tie(m.term, m.success, m.index, m.round); }
+auto fields(const raft::AppendResponse& m) {
+    return std::tie(m.term, m.success, m.index, m.round, m.reset);
+}
 auto fields(const raft::PollRequest& m) {
     return std::tie(m.term, m.candidate, m.last_index, m.last_term);
 }
@@ -65,7 +68,8 @@ raft::Entry sample_entry(uint64_t k) {
             .type = k % 2 == 0 ? raft::EntryType::configuration : raft::EntryType::initialize,
             .timestamp_ms = 1'700'000'000'000 + k,
             .compaction_mode = static_cast<uint8_t>(1 + k % 8),
-            .payload = {0xde, 0xad, static_cast<uint8_t>(k), 0x00, 0xff}};
+            .payload = {0xde, 0xad, static_cast<uint8_t>(k), 0x00, 0xff},
+            .previous_timestamp_ms = 1'699'999'999'000 + k};
 }
 
 raft::Configuration sample_configuration() {
@@ -79,8 +83,8 @@ raft::Configuration sample_configuration() {
 std::vector<raft::Message> sample_messages() {
     std::vector<raft::Entry> entries = {sample_entry(0), sample_entry(1), sample_entry(2)};
     return {
-        raft::AppendRequest{11, 12, 13, 14, 15, 16, 17, entries},
-        raft::AppendResponse{21, true, 22, 23},
+        raft::AppendRequest{11, 12, 13, 14, 15, 16, 17, entries, 18},
+        raft::AppendResponse{21, true, 22, 23, true},
         raft::PollRequest{31, 32, 33, 34},
         raft::PollResponse{41, true},
         raft::VoteRequest{51, 52, 53, 54, true},
