@@ -1153,9 +1153,12 @@ void ServerStateMachine::defer_releases_until(Index index) {
 }
 
 std::vector<Index> ServerStateMachine::take_released(Index durable) {
-    const Index completed = std::min(completed_index(), durable);
     std::vector<Index> result;
     auto& pending = impl_->released_;
+    // completed_index() visits every session: not when nothing could go anyway (it runs after
+    // every applied batch).
+    if (pending.empty() || pending.front().at > durable) return result;
+    const Index completed = std::min(completed_index(), durable);
     while (!pending.empty() && pending.front().at <= completed) {
         result.push_back(pending.front().index);
         pending.pop_front();
