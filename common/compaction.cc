@@ -30,6 +30,8 @@ const char* kind_name(Kind kind) {
     return "invalid";
 }
 
+bool is_delete(uint8_t mode) { return mode == sequential || mode == expiring || mode == tombstone; }
+
 bool removable(uint8_t mode, uint64_t index, bool released, const Indexes& indexes, Kind kind) {
     if (index == 0 || index > indexes.commit) return false;
     bool covered_by_snapshot = index <= indexes.snapshot;

@@ -17,14 +17,17 @@
 //    member can miss a delete whose earlier write it holds (tombstone resurrection, copycat #38);
 //  - snapshot: the latest durable snapshot of this node covers every entry up to it.
 //
-// Kinds:
+// Kinds (removable()):
 //  - minor: released RELEASE/QUORUM entries; released FULL below global; released SNAPSHOT at or
 //    below the snapshot; never the sequential modes, UNKNOWN or DEFAULT;
 //  - major: minor's, plus released sequential modes below global, plus every entry at or below
-//    the snapshot. Major compaction rewrites segments oldest first, so a delete is removed only
-//    together with (or after) the writes it released;
+//    the snapshot;
 //  - snapshot: minor's, plus every entry at or below the snapshot, whatever its mode (the
 //    snapshot holds the whole state: sessions and the state machine).
+// Released entries leave a log from the highest down, to the first that must stay, with major's
+// modes (may_remove_released): the Raft core's log (consensus/raft/log.h) and copycat-compactor
+// (compactor/plan/retention.h, whatever kind of pass) alike. That order, not the kind, is what
+// removes a delete only together with (or after) the writes it undid.
 //
 // Terms. A hole's term is the term of the nearest entry before it (or the term before the log,
 // after a snapshot): so holes keep exact terms and Raft's log comparison stays exact. That holds
@@ -52,6 +55,9 @@ struct Indexes {
 
 // Whether the entry at index (with its mode byte and release bit) may be removed by this kind.
 bool removable(uint8_t mode, uint64_t index, bool released, const Indexes& indexes, Kind kind);
+
+// A delete: the sequential modes (SEQUENTIAL, EXPIRING, TOMBSTONE), which undo earlier writes.
+bool is_delete(uint8_t mode);
 
 // Whether an entry must stay for the term rule above; previous_term: the term of the entry
 // before it in the log (removed or not).

@@ -113,61 +113,98 @@ Status Compactor::remove_leftovers(RunReport* done) {
 Status Compactor::pass(Kind kind, const std::atomic<bool>* stop, RunReport* done) {
     Result<compaction::Indexes> indexes = log_.indexes();
     if (!indexes.is_ok()) return indexes.status();
-    Result<std::vector<Candidate>> chosen = candidates(kind, *indexes);
-    if (!chosen.is_ok()) return chosen.status();
+    Result<std::vector<logstore::SegmentSummary>> segments = log_.segments();
+    if (!segments.is_ok()) return segments.status();
+    std::vector<plan::SegmentState> states = states_of(*segments);
+    std::vector<uint64_t> ids = choose(kind, states, *indexes, options_.threshold);
+    if (ids.empty()) return Status::ok();
+    Result<std::vector<Candidate>> planned = plan_sealed(kind, *indexes, *segments);
+    if (!planned.is_ok()) return planned.status();
+    std::vector<Candidate> chosen;
+    for (Candidate& candidate : *planned) {
+        if (std::find(ids.begin(), ids.end(), candidate.summary.id) != ids.end()) {
+            chosen.push_back(std::move(candidate));
+        }
+    }
     std::vector<std::vector<Candidate>> groups;
     if (kind == Kind::major) {
-        Result<std::vector<std::vector<Candidate>>> grouped =
-            major_groups(std::move(*chosen), *indexes);
-        if (!grouped.is_ok()) return grouped.status();
-        groups = std::move(*grouped);
+        groups = major_groups(std::move(chosen));
     } else {
-        for (Candidate& candidate : *chosen) groups.push_back({std::move(candidate)});
+        for (Candidate& candidate : chosen) groups.push_back({std::move(candidate)});
     }
-    // One memory for the whole run: groups go oldest first (plan/retention.h, the guard).
-    plan::RunMemory memory;
     for (const std::vector<Candidate>& group : groups) {
         if (stop != nullptr && *stop) break;
-        COPYCAT_RETURN_IF_ERROR(rewrite(group, kind, *indexes, &memory, done));
+        COPYCAT_RETURN_IF_ERROR(rewrite(group, done));
     }
     return Status::ok();
 }
 
-// The chosen segments with one copy of all their release bits, taken before any rewrite
-// (copycat.md 4.14: a major run must not remove a delete on newer bits than its writes).
-Result<std::vector<Compactor::Candidate>> Compactor::candidates(
-    Kind kind, const compaction::Indexes& indexes) {
-    Result<std::vector<logstore::SegmentSummary>> segments = log_.segments();
-    if (!segments.is_ok()) return segments.status();
-    std::vector<plan::SegmentState> states = states_of(*segments);
-    std::vector<uint64_t> ids = choose(kind, states, indexes, options_.threshold);
-    std::vector<Candidate> chosen;
-    if (ids.empty()) return chosen;
-    Result<std::vector<logstore::SegmentBits>> bits = log_.release_bits(ids);
+// One copy of the release bits of every sealed segment, taken before any rewrite, and one plan
+// over all their records (plan/retention.h: released records go from the highest down, so the
+// plan must see the whole sealed log, not only the segments it rewrites).
+Result<std::vector<Compactor::Candidate>> Compactor::plan_sealed(
+    Kind kind, const compaction::Indexes& indexes,
+    const std::vector<logstore::SegmentSummary>& live) {
+    std::vector<uint64_t> sealed_ids;
+    uint64_t last_index = 0;
+    uint64_t released_in_tail = 0;
+    for (const logstore::SegmentSummary& segment : live) {
+        last_index = std::max(last_index, segment.last_index);
+        if (segment.sealed) {
+            sealed_ids.push_back(segment.id);
+        } else {
+            released_in_tail += segment.released;
+        }
+    }
+    Result<ReleaseBits> bits = log_.release_bits(sealed_ids);
     if (!bits.is_ok()) return bits.status();
     std::map<uint64_t, logstore::SegmentBits> bits_by_id;
-    for (logstore::SegmentBits& b : *bits) bits_by_id[b.id] = std::move(b);
-    for (const logstore::SegmentSummary& segment : *segments) {
-        if (std::find(ids.begin(), ids.end(), segment.id) == ids.end()) continue;
+    for (logstore::SegmentBits& b : bits->segments) bits_by_id[b.id] = std::move(b);
+    // Bits that are not one cut of the log count for nothing (only the snapshot removes then).
+    compaction::Indexes used = indexes;
+    used.global = std::min(used.global, bits->global_cap);
+    std::vector<Candidate> planned;
+    std::vector<plan::RecordState> records;
+    std::vector<uint64_t> sizes;
+    for (const logstore::SegmentSummary& segment : live) {
+        if (!segment.sealed) continue;
         auto found = bits_by_id.find(segment.id);
         if (found == bits_by_id.end() || found->second.version != segment.version ||
             found->second.records != segment.records) {
             return Status(StatusCode::conflict, "segment " + segment.file_name +
                                                     " changed before its release bits were read");
         }
-        chosen.push_back({segment, std::move(found->second)});
+        Result<SegmentImage> image = read_sealed_segment(options_.log_directory, segment);
+        if (!image.is_ok()) return image.status();
+        for (size_t k = 0; k < image->records.size(); ++k) {
+            const RecordPlace& r = image->records[k];
+            records.push_back(
+                {r.index, r.term, r.mode, bits->complete && found->second.released(k)});
+            sizes.push_back(r.size_bytes);
+        }
+        planned.push_back({segment, {}, 0, {}});
     }
-    return chosen;
+    plan::Retention retention =
+        plan::plan_log(records, used, kind, last_index, bits->complete && released_in_tail > 0);
+    size_t at = 0;
+    for (Candidate& candidate : planned) {
+        for (uint64_t k = 0; k < candidate.summary.records; ++k, ++at) {
+            candidate.keep.push_back(retention.keep[at]);
+            if (retention.keep[at]) {
+                candidate.kept.records++;
+                candidate.kept.record_bytes += sizes[at];
+            } else {
+                candidate.removed++;
+            }
+        }
+    }
+    return planned;
 }
 
-Result<std::vector<std::vector<Compactor::Candidate>>> Compactor::major_groups(
-    std::vector<Candidate> chosen, const compaction::Indexes& indexes) {
+std::vector<std::vector<Compactor::Candidate>> Compactor::major_groups(
+    std::vector<Candidate> chosen) const {
     std::vector<plan::RewrittenSize> sizes;
-    for (const Candidate& candidate : chosen) {
-        Result<plan::RewrittenSize> size = size_after_major(candidate, indexes);
-        if (!size.is_ok()) return size.status();
-        sizes.push_back(*size);
-    }
+    for (const Candidate& candidate : chosen) sizes.push_back(candidate.kept);
     std::vector<std::vector<Candidate>> groups;
     for (const std::vector<size_t>& positions : plan::group_neighbours(sizes, options_.limits)) {
         groups.emplace_back();
@@ -176,49 +213,22 @@ Result<std::vector<std::vector<Compactor::Candidate>>> Compactor::major_groups(
     return groups;
 }
 
-// What the segment would hold after major compaction on its own, keeping every delete: no
-// less than it keeps in any group (plan/retention.h), so a group within the limits by these
-// sizes is within them once written.
-Result<plan::RewrittenSize> Compactor::size_after_major(const Candidate& candidate,
-                                                        const compaction::Indexes& indexes) {
-    std::vector<SegmentImage> images;
-    std::vector<plan::RecordState> records;
-    COPYCAT_RETURN_IF_ERROR(read_group({candidate}, &images, &records));
-    plan::RunMemory keeping_deletes;
-    keeping_deletes.kept_write_first_in_range = true;
-    plan::Retention retention =
-        plan::plan_retention(records, indexes, Kind::major, &keeping_deletes);
-    plan::RewrittenSize size;
-    for (size_t k = 0; k < records.size(); ++k) {
-        if (!retention.keep[k]) continue;
-        size.records++;
-        size.record_bytes += images[0].records[k].size_bytes;
+Status Compactor::rewrite(const std::vector<Candidate>& group, RunReport* done) {
+    uint64_t removed = 0;
+    uint64_t kept = 0;
+    for (const Candidate& candidate : group) {
+        removed += candidate.removed;
+        kept += candidate.kept.records;
     }
-    return size;
-}
-
-Status Compactor::read_group(const std::vector<Candidate>& group, std::vector<SegmentImage>* images,
-                             std::vector<plan::RecordState>* records) {
+    if (group.size() == 1 && removed == 0) return Status::ok();  // nothing to gain
+    std::vector<SegmentImage> images;
+    std::vector<bool> keep;
     for (const Candidate& candidate : group) {
         Result<SegmentImage> image = read_sealed_segment(options_.log_directory, candidate.summary);
         if (!image.is_ok()) return image.status();
-        for (size_t k = 0; k < image->records.size(); ++k) {
-            const RecordPlace& r = image->records[k];
-            records->push_back({r.index, r.term, r.mode, candidate.bits.released(k)});
-        }
-        images->push_back(std::move(*image));
+        images.push_back(std::move(*image));
+        keep.insert(keep.end(), candidate.keep.begin(), candidate.keep.end());
     }
-    return Status::ok();
-}
-
-Status Compactor::rewrite(const std::vector<Candidate>& group, Kind kind,
-                          const compaction::Indexes& indexes, plan::RunMemory* memory,
-                          RunReport* done) {
-    std::vector<SegmentImage> images;
-    std::vector<plan::RecordState> records;
-    COPYCAT_RETURN_IF_ERROR(read_group(group, &images, &records));
-    plan::Retention retention = plan::plan_retention(records, indexes, kind, memory);
-    if (group.size() == 1 && retention.removed == 0) return Status::ok();  // nothing to gain
     logstore::SegmentHeader header{group.front().summary.id, 0, group.front().summary.first_index,
                                    now_ms()};
     uint64_t replaced_bytes = 0;
@@ -227,14 +237,14 @@ Status Compactor::rewrite(const std::vector<Candidate>& group, Kind kind,
         replaced_bytes += candidate.summary.size_bytes;
     }
     Result<WrittenSegment> written =
-        write_compacted_segment(options_.log_directory, header, images, retention.keep);
+        write_compacted_segment(options_.log_directory, header, images, keep);
     if (!written.is_ok()) return written.status();
     logstore::crash_point("compactor.before_install");
-    COPYCAT_RETURN_IF_ERROR(install(group, *written, records.size() - retention.removed));
+    COPYCAT_RETURN_IF_ERROR(install(group, *written, kept));
     logstore::crash_point("compactor.after_install");
     done->segments_rewritten++;
     done->segments_replaced += group.size();
-    done->entries_removed += retention.removed;
+    done->entries_removed += removed;
     done->reclaimed_bytes += replaced_bytes - std::min(replaced_bytes, written->size_bytes);
     return Status::ok();
 }

@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -63,24 +64,23 @@ public:
                                bool remove_leftovers_first = false);
 
 private:
-    // A chosen segment and the copy of its release bits the pass works from.
+    // A sealed segment and what the pass's plan keeps of it (plan/retention.h, over every
+    // sealed segment from one copy of the release bits).
     struct Candidate {
         logstore::SegmentSummary summary;
-        logstore::SegmentBits bits;
+        std::vector<bool> keep;  // one per record
+        uint64_t removed = 0;
+        plan::RewrittenSize kept;
     };
 
     Status remove_leftovers(RunReport* done);
     Status pass(compaction::Kind kind, const std::atomic<bool>* stop, RunReport* done);
-    Result<std::vector<Candidate>> candidates(compaction::Kind kind,
-                                              const compaction::Indexes& indexes);
-    Result<std::vector<std::vector<Candidate>>> major_groups(std::vector<Candidate> chosen,
-                                                             const compaction::Indexes& indexes);
-    Result<plan::RewrittenSize> size_after_major(const Candidate& candidate,
-                                                 const compaction::Indexes& indexes);
-    Status rewrite(const std::vector<Candidate>& group, compaction::Kind kind,
-                   const compaction::Indexes& indexes, plan::RunMemory* memory, RunReport* done);
-    Status read_group(const std::vector<Candidate>& group, std::vector<SegmentImage>* images,
-                      std::vector<plan::RecordState>* records);
+    // Reads the release bits of every sealed segment and the segments themselves, and plans.
+    Result<std::vector<Candidate>> plan_sealed(compaction::Kind kind,
+                                               const compaction::Indexes& indexes,
+                                               const std::vector<logstore::SegmentSummary>& live);
+    std::vector<std::vector<Candidate>> major_groups(std::vector<Candidate> chosen) const;
+    Status rewrite(const std::vector<Candidate>& group, RunReport* done);
     Status install(const std::vector<Candidate>& group, const WrittenSegment& written,
                    uint64_t kept_records);
 

@@ -50,19 +50,20 @@ Result<std::vector<logstore::SegmentSummary>> RemoteLogAccess::segments() {
     return summaries;
 }
 
-Result<std::vector<logstore::SegmentBits>> RemoteLogAccess::release_bits(
-    std::span<const uint64_t> ids) {
+Result<ReleaseBits> RemoteLogAccess::release_bits(std::span<const uint64_t> ids) {
     uint64_t id = client_.next_request_id();
     Result<logstore::Reply> reply =
         call(logstore::make_release_bits(id, ids), id, fb::Body::ReleaseBitsResponse);
     if (!reply.is_ok()) return reply.status();
-    std::vector<logstore::SegmentBits> found;
-    const auto* list = reply->message()->body_as_ReleaseBitsResponse()->segments();
-    if (list == nullptr) return found;
-    for (const fb::SegmentBits* bits : *list) {
+    const fb::ReleaseBitsResponse* response = reply->message()->body_as_ReleaseBitsResponse();
+    ReleaseBits found;
+    found.complete = response->complete();
+    found.global_cap = response->global_cap();
+    if (response->segments() == nullptr) return found;
+    for (const fb::SegmentBits* bits : *response->segments()) {
         std::optional<logstore::SegmentBits> copy = logstore::segment_bits_of(*bits);
         if (!copy) return invalid_argument("the logstore sent fewer release bits than records");
-        found.push_back(std::move(*copy));
+        found.segments.push_back(std::move(*copy));
     }
     return found;
 }

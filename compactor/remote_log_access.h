@@ -22,7 +22,7 @@ public:
 
     Result<compaction::Indexes> indexes() override;
     Result<std::vector<logstore::SegmentSummary>> segments() override;
-    Result<std::vector<logstore::SegmentBits>> release_bits(std::span<const uint64_t> ids) override;
+    Result<ReleaseBits> release_bits(std::span<const uint64_t> ids) override;
     // Passes the crash point compactor.install_sent between sending the request and its reply.
     Result<logstore::SegmentSummary> install(std::span<const uint64_t> replaces,
                                              const std::string& file_name) override;

@@ -78,6 +78,7 @@ bool read_admin_request(const fb::ClientMessage& message, ClientRequestView& vie
             view.admin = AdminKind::transfer_leadership;
             break;
         case fb::Body::SessionsRequest: view.admin = AdminKind::sessions; break;
+        case fb::Body::CompactLogRequest: view.admin = AdminKind::compact; break;
         default: return false;
     }
     view.op = Op::admin;
@@ -159,6 +160,7 @@ Result<ClientRequestView> read_client_request(std::span<const uint8_t> bytes) {
         case fb::Body::MemberChangeRequest:
         case fb::Body::TransferLeadershipRequest:
         case fb::Body::SessionsRequest:
+        case fb::Body::CompactLogRequest:
             if (!read_admin_request(message, view)) return without_table(message);
             return view;
         default: break;

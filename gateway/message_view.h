@@ -40,7 +40,7 @@ enum class Op : uint8_t {
 inline constexpr size_t kOpCount = 10;
 const char* op_name(Op op);
 
-enum class AdminKind : uint8_t { status, member_change, transfer_leadership, sessions };
+enum class AdminKind : uint8_t { status, member_change, transfer_leadership, sessions, compact };
 
 using KeepAliveItems = flatbuffers::Vector<const fb::KeepAliveItem*>;
 

@@ -406,6 +406,10 @@ uint32_t SegmentedLog::release(std::span<const uint64_t> indexes) {
     return released;
 }
 
+void SegmentedLog::clear_release_bits() {
+    for (auto& segment : segments_) segment->clear_release_bits();
+}
+
 Status SegmentedLog::save_release_bitmaps() {
     for (auto& segment : segments_) {
         if (segment->release_bitmap_dirty())

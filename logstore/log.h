@@ -107,6 +107,9 @@ public:
 
     // Sets release bits; returns how many were newly set (unknown indexes are skipped).
     uint32_t release(std::span<const uint64_t> indexes);
+    void clear_release_bits();
+    // The end of the sealed segments: the active segment's first index - 1.
+    uint64_t sealed_through() const { return active().first_index() - 1; }
     Status save_release_bitmaps();
 
     std::vector<SegmentSummary> segments() const;

@@ -72,10 +72,13 @@ std::vector<uint8_t> make_load_meta(uint64_t request_id, bool claim_writer) {
     return finish_message(builder, request_id, fb::CreateLoadMetaRequest(builder, claim_writer));
 }
 
-std::vector<uint8_t> make_release(uint64_t request_id, std::span<const uint64_t> indexes) {
+std::vector<uint8_t> make_release(uint64_t request_id, std::span<const uint64_t> indexes,
+                                  const ReleaseBatch& batch) {
     flatbuffers::FlatBufferBuilder builder(64 + indexes.size() * 8);
     auto list = builder.CreateVector(indexes.data(), indexes.size());
-    return finish_message(builder, request_id, fb::CreateReleaseRequest(builder, list));
+    return finish_message(
+        builder, request_id,
+        fb::CreateReleaseRequest(builder, list, batch.reset, batch.partial, batch.global_cap));
 }
 
 std::vector<uint8_t> make_set_indexes(uint64_t request_id, uint64_t commit_index,

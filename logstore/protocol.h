@@ -45,7 +45,14 @@ std::vector<uint8_t> make_save_configuration(uint64_t request_id, uint64_t index
                                              std::span<const uint8_t> payload);
 // claim_writer: see LoadMetaRequest in schemas/storage.fbs.
 std::vector<uint8_t> make_load_meta(uint64_t request_id, bool claim_writer = false);
-std::vector<uint8_t> make_release(uint64_t request_id, std::span<const uint64_t> indexes);
+// A release batch (ReleaseRequest in schemas/storage.fbs: reset, partial, global_cap).
+struct ReleaseBatch {
+    bool reset = false;
+    bool partial = false;
+    uint64_t global_cap = UINT64_MAX;
+};
+std::vector<uint8_t> make_release(uint64_t request_id, std::span<const uint64_t> indexes,
+                                  const ReleaseBatch& batch = {});
 std::vector<uint8_t> make_set_indexes(uint64_t request_id, uint64_t commit_index,
                                       uint64_t global_index, uint64_t snapshot_index,
                                       uint64_t minor_index);

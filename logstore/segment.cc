@@ -380,6 +380,13 @@ bool Segment::release(uint64_t index) {
     return true;
 }
 
+void Segment::clear_release_bits() {
+    if (released_count_ == 0) return;
+    release_words_.clear();
+    released_count_ = 0;
+    release_dirty_ = true;
+}
+
 bool Segment::is_released_ordinal(uint64_t ordinal) const {
     if (ordinal / 64 >= release_words_.size()) return false;
     return (release_words_[ordinal / 64] >> (ordinal % 64)) & 1;

@@ -112,6 +112,7 @@ public:
     Status seal();
 
     bool release(uint64_t index);
+    void clear_release_bits();
     bool is_released_ordinal(uint64_t ordinal) const;
     uint64_t released_count() const { return released_count_; }
     bool release_bitmap_dirty() const { return release_dirty_; }

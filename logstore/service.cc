@@ -235,6 +235,9 @@ void StorageService::claim_writer(const std::string& peer) {
 
 StorageService::Reply StorageService::on_release(uint64_t id, const fb::ReleaseRequest& request) {
     uint32_t released = 0;
+    if (request.reset()) log_.clear_release_bits();
+    releases_.complete = !request.partial();
+    releases_.global_cap = request.global_cap();
     if (request.indexes() != nullptr) {
         std::span<const uint64_t> indexes(request.indexes()->data(), request.indexes()->size());
         released = log_.release(indexes);
@@ -265,6 +268,8 @@ StorageService::Reply StorageService::on_status(uint64_t id) {
     status.add_snapshot_index(indexes_.snapshot_index);
     status.add_minor_index(indexes_.minor_index);
     status.add_size_bytes(log_.size_bytes());
+    status.add_sealed_through(log_.sealed_through());
+    status.add_releases_complete(releases_.complete);
     return finish_message(builder, id, status.Finish());
 }
 
@@ -312,7 +317,9 @@ StorageService::Reply StorageService::on_release_bits(uint64_t id,
     std::vector<flatbuffers::Offset<fb::SegmentBits>> list;
     for (const SegmentBits& bits : found) list.push_back(build_segment_bits(builder, bits));
     auto segments = builder.CreateVector(list);
-    return finish_message(builder, id, fb::CreateReleaseBitsResponse(builder, segments));
+    return finish_message(
+        builder, id,
+        fb::CreateReleaseBitsResponse(builder, segments, releases_.complete, releases_.global_cap));
 }
 
 StorageService::Reply StorageService::on_remove_leftovers(uint64_t id) {

@@ -55,6 +55,12 @@ struct CompactionIndexes {
     uint64_t minor_index = 0;
 };
 
+// The state of the release bits as the consensus server's batches left it (ReleaseRequest).
+struct ReleaseState {
+    bool complete = false;  // the bits are one cut of the log: compaction may act on them
+    uint64_t global_cap = UINT64_MAX;
+};
+
 class StorageService {
 public:
     // metrics may be null (tests). The log must outlive the service. An fdatasync slower
@@ -97,6 +103,7 @@ private:
     LogstoreMetrics* metrics_;
     Duration fsync_warn_;
     CompactionIndexes indexes_;
+    ReleaseState releases_;
     std::map<std::string, uint64_t> waiting_acks_;  // peer -> highest staged append request
     // The connection that claimed the log (LoadMetaRequest.claim_writer); unset: anyone writes.
     std::optional<std::string> writer_;

@@ -1,6 +1,7 @@
 #include "client/ctl/admin_commands.h"
 
 #include <charconv>
+#include <functional>
 #include <thread>
 
 #include "client/ctl/outcomes.h"
@@ -168,15 +169,21 @@ Result<Outcome> move_leader(Admin& admin, const Command& command) {
     }
 }
 
-Result<std::vector<NodeReport>> node_reports(Admin& admin) {
+// Calls ask(id) for each member, as the leader lists them, in turn.
+Status for_each_member(Admin& admin, const std::function<void(NodeId)>& ask) {
     Result<session::StatusResponse> leader = admin.status(0);
     if (!leader.is_ok()) return leader.status();
+    for (const session::MemberInfo& member : leader->members) ask(member.id);
+    return Status::ok();
+}
+
+Result<std::vector<NodeReport>> node_reports(Admin& admin) {
     std::vector<NodeReport> reports;
-    for (const session::MemberInfo& member : leader->members) {
+    Status asked = for_each_member(admin, [&](NodeId id) {
         NodeReport report;
-        report.node_id = member.id;
+        report.node_id = id;
         const auto start = Clock::now();
-        Result<session::StatusResponse> status = admin.status(member.id);
+        Result<session::StatusResponse> status = admin.status(id);
         report.took = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
         if (status.is_ok()) {
             report.status = *status;
@@ -184,15 +191,35 @@ Result<std::vector<NodeReport>> node_reports(Admin& admin) {
             report.error = status.status().message();
         }
         reports.push_back(std::move(report));
-    }
+    });
+    if (!asked.is_ok()) return asked;
     return reports;
+}
+
+// Each member in turn, one run at a time (a run reads and writes the node's whole log).
+Result<Outcome> compact(Admin& admin, const Command& command) {
+    std::vector<CompactReport> reports;
+    Status asked = for_each_member(admin, [&](NodeId id) {
+        CompactReport report;
+        report.node_id = id;
+        Result<session::CompactLogResponse> done = admin.ask_for<session::CompactLogResponse>(
+            session::CompactLogRequest{command.flags.major}, id);
+        if (done.is_ok()) {
+            report.done = *done;
+        } else {
+            report.error = done.status().message();
+        }
+        reports.push_back(std::move(report));
+    });
+    if (!asked.is_ok()) return asked;
+    return compact_outcome(reports);
 }
 
 }  // namespace
 
 bool is_admin_command(const std::string& name) {
     return name.starts_with("member ") || name == "move-leader" || name.starts_with("endpoint ") ||
-           name == "session list";
+           name == "session list" || name == "compact";
 }
 
 Result<Outcome> run_admin_command(Connection& connection, const Command& command) {
@@ -204,6 +231,7 @@ Result<Outcome> run_admin_command(Connection& connection, const Command& command
     }
     if (command.name.starts_with("member ")) return change_member(admin, command);
     if (command.name == "move-leader") return move_leader(admin, command);
+    if (command.name == "compact") return compact(admin, command);
     if (command.name == "session list") {
         Result<session::SessionsResponse> sessions =
             admin.ask_for<session::SessionsResponse>(session::SessionsRequest{}, 0);

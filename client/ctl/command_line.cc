@@ -315,6 +315,7 @@ Result<CommandFlags> read_flags(const po::variables_map& vm, const std::string& 
     flags.escaped = switch_set(vm, "escaped");
     flags.release = switch_set(vm, "release");
     flags.leave = switch_set(vm, "leave");
+    flags.major = switch_set(vm, "major");
     COPYCAT_RETURN_IF_ERROR(read_member_type(vm, command, flags));
     return flags;
 }

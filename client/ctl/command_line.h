@@ -47,6 +47,7 @@ struct CommandFlags {
     bool release = false;                              // lock (session lines)
     bool leave = false;                                // elect (session lines)
     uint8_t member_type = 3;                           // member add --type, promote/demote --to
+    bool major = false;                                // compact
 };
 
 struct Command {

@@ -17,6 +17,7 @@ const std::vector<FlagSpec>& command_flags() {
         {"leave", false, "", "leave the election (a session line: the session is a candidate)"},
         {"type", true, "TYPE", "the new member's type: active, passive or reserve"},
         {"to", true, "TYPE", "the type to change to: active, passive or reserve"},
+        {"major", false, "", "major compaction (also combines neighbouring segments)"},
     };
     return flags;
 }
@@ -166,6 +167,12 @@ std::vector<CommandSpec> cluster_commands() {
                 "Exits 1 if any node is unhealthy."),
         script,
         command("session list", "", 0, 0, "list the sessions of the cluster"),
+        command("compact", "", 0, 0, "compact every node's log now", {"major"},
+                "Asks each member (through the gateway) to have its copycat-compactor run now:\n"
+                "snapshot then minor compaction, or major with --major; prints per node what\n"
+                "it rewrote and reclaimed. Each node's run must end within --command-timeout\n"
+                "(give a longer one for big logs). Exits 1 if a node did not answer or its\n"
+                "compactor failed (its row says why)."),
     };
 }
 

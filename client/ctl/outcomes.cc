@@ -418,6 +418,28 @@ Outcome endpoint_health_outcome(const std::vector<NodeReport>& nodes) {
     return outcome;
 }
 
+Outcome compact_outcome(const std::vector<CompactReport>& nodes) {
+    std::vector<Object> rows;
+    int exit_code = 0;
+    for (const CompactReport& node : nodes) {
+        const session::CompactLogResponse none;
+        const session::CompactLogResponse& d = node.done ? *node.done : none;
+        rows.push_back({field("node_id", uint64_t{node.node_id}),
+                        field("kind", node.done ? (d.major ? "major" : "minor") : ""),
+                        field("segments_rewritten", d.segments_rewritten),
+                        field("entries_removed", d.entries_removed),
+                        field("reclaimed_bytes", d.reclaimed_bytes),
+                        field("took_ms", static_cast<uint64_t>(d.duration_seconds * 1000)),
+                        field("errors", node.error)});
+        if (!node.done) exit_code = 1;
+    }
+    Outcome outcome = rows_outcome({"node_id", "kind", "segments_rewritten", "entries_removed",
+                                    "reclaimed_bytes", "took_ms", "errors"},
+                                   std::move(rows));
+    outcome.exit_code = exit_code;
+    return outcome;
+}
+
 Outcome session_list_outcome(const session::SessionsResponse& sessions) {
     std::vector<Object> rows;
     for (const auto& item : sessions.sessions) {

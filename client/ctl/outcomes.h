@@ -69,6 +69,14 @@ struct NodeReport {
     std::chrono::microseconds took{0};
 };
 Outcome endpoint_status_outcome(const std::vector<NodeReport>& nodes);
+
+struct CompactReport {
+    session::NodeId node_id = 0;
+    std::optional<session::CompactLogResponse> done;
+    std::string error;
+};
+// Exit code 1 when a node's run did not happen or failed.
+Outcome compact_outcome(const std::vector<CompactReport>& nodes);
 // Exit code 1 when a node is unhealthy: it did not answer, or knows no leader.
 Outcome endpoint_health_outcome(const std::vector<NodeReport>& nodes);
 Outcome session_list_outcome(const session::SessionsResponse& sessions);

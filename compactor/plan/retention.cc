@@ -1,58 +1,50 @@
 #include "compactor/plan/retention.h"
 
+#include <algorithm>
+#include <limits>
+
 namespace copycat::compactor::plan {
 namespace {
 
 using compaction::Kind;
-using compaction::removable;
 
-// Removable even though not released: only the snapshot removes such a record (kinds
-// snapshot and major), and then whatever its mode.
+// Covered by the snapshot: removable even unreleased (kinds snapshot and major only).
 bool covered_by_snapshot(const RecordState& r, const compaction::Indexes& indexes, Kind kind) {
-    return removable(r.mode, r.index, /*released=*/false, indexes, kind);
-}
-
-// A delete: a record major compaction removes and minor compaction never does.
-bool is_removable_delete(const RecordState& r, const compaction::Indexes& indexes, Kind kind) {
-    return kind == Kind::major && removable(r.mode, r.index, r.released, indexes, kind) &&
-           !removable(r.mode, r.index, r.released, indexes, Kind::minor);
-}
-
-// Whether the first record of a range is known to be the first of its term.
-bool starts_a_term(const RecordState& r, const RunMemory& run) {
-    return r.index == 1 || (run.last_term.has_value() && *run.last_term != r.term);
+    return compaction::removable(r.mode, r.index, /*released=*/false, indexes, kind);
 }
 
 }  // namespace
 
-Retention plan_retention(std::span<const RecordState> range, const compaction::Indexes& indexes,
-                         Kind kind, RunMemory* run) {
-    RunMemory alone;
-    RunMemory& memory = run != nullptr ? *run : alone;
+Retention plan_log(std::span<const RecordState> sealed, const compaction::Indexes& indexes,
+                   Kind kind, uint64_t last_index, bool released_in_tail) {
     Retention retention;
-    retention.keep.assign(range.size(), true);
-    bool first = true;
-    uint64_t previous_term = 0;
-    for (size_t k = 0; k < range.size(); ++k) {
-        const RecordState& r = range[k];
-        bool remove = covered_by_snapshot(r, indexes, kind);
-        if (!remove) {
-            bool by_rules = removable(r.mode, r.index, r.released, indexes, kind);
-            if (memory.kept_write_first_in_range && is_removable_delete(r, indexes, kind)) {
-                by_rules = false;
+    retention.keep.assign(sealed.size(), true);
+    // Whether each released record above the snapshot may go on its own.
+    std::vector<bool> may_go(sealed.size(), false);
+    uint64_t floor = released_in_tail ? std::numeric_limits<uint64_t>::max() : 0;
+    for (size_t k = 0; k < sealed.size(); ++k) {
+        const RecordState& r = sealed[k];
+        if (!r.released || r.index <= indexes.snapshot) continue;
+        may_go[k] = k > 0 && compaction::may_remove_released(
+                                 r.mode, r.index, r.term, sealed[k - 1].term, last_index, indexes);
+        if (!may_go[k]) floor = std::max(floor, r.index);
+    }
+    if (floor > 0) {
+        for (size_t k = sealed.size(); k-- > 0;) {
+            const RecordState& r = sealed[k];
+            if (r.index <= floor) break;
+            if (may_go[k] && compaction::is_delete(r.mode)) {
+                floor = r.index;
+                break;
             }
-            // The first record of the range stays (the term before it is not known here), and
-            // each whose term differs from the record before it.
-            bool for_terms = first || compaction::must_keep_for_terms(previous_term, r.term);
-            bool write = removable(r.mode, r.index, r.released, indexes, Kind::minor);
-            if (first && write && !starts_a_term(r, memory)) {
-                memory.kept_write_first_in_range = true;
-            }
-            remove = by_rules && !for_terms;
-            first = false;
-            previous_term = r.term;
         }
-        memory.last_term = r.term;
+    }
+    retention.floor = floor;
+    for (size_t k = 0; k < sealed.size(); ++k) {
+        const RecordState& r = sealed[k];
+        const bool remove =
+            covered_by_snapshot(r, indexes, kind) ||
+            (r.released && r.index > indexes.snapshot && r.index > floor && may_go[k]);
         retention.keep[k] = !remove;
         retention.removed += remove ? 1 : 0;
     }

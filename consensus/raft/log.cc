@@ -112,6 +112,7 @@ Index RaftLog::first_index_of_term_at(Index index) const {
 void RaftLog::append(Entry entry) {
     COPYCAT_ASSERT(entry.index > last_index(), "log append must go after the last entry");
     COPYCAT_ASSERT(entry.term >= last_term(), "terms in the log never decrease");
+    if (entry.index > last_index() + 1) hole_end_ = std::max(hole_end_, entry.index);
     entries_.push_back(std::move(entry));
 }
 
@@ -154,6 +155,17 @@ std::vector<Index> RaftLog::compact(const compaction::Indexes& indexes) {
         }
         --going;
     }
+    // Below an entry that stays, released writes stay too; a delete above it must stay with
+    // them, since the writes it undid may be among them (a replay would bring them back).
+    if (going != released_.begin()) {
+        for (auto it = released_.end(); it != going;) {
+            --it;
+            if (compaction::is_delete(entries_[position(*it)].compaction_mode)) {
+                going = std::next(it);
+                break;
+            }
+        }
+    }
     if (going == released_.end()) return removed;
     const Index lowest = *going;
     std::deque<Entry> kept;
@@ -166,6 +178,7 @@ std::vector<Index> RaftLog::compact(const compaction::Indexes& indexes) {
     }
     entries_ = std::move(kept);
     released_.erase(going, released_.end());
+    if (!removed.empty()) hole_end_ = std::max(hole_end_, removed.back() + 1);
     return removed;
 }
 

@@ -69,9 +69,14 @@ public:
     // released earlier or later (a lock request that failed because another held the lock; a
     // resent command answered as a duplicate of its first copy), and a replay that skips the
     // earlier entry must skip the later one too (tests/sim FINDINGS.md 9): so no released entry
-    // stays above one that goes. Returns the indexes it removed.
+    // stays above one that goes. When one stays, so does every released delete above it (the
+    // writes it undid may be below). Returns the indexes it removed.
     std::vector<Index> compact(const compaction::Indexes& indexes);
     size_t released_held() const { return released_.size(); }
+    // One past the highest index that was a hole of this log at any time since it was made
+    // (0: it never had one). Entries removed there may have been deletes: a member that may lack
+    // them is sent at least this as the global index (Raft::make_append).
+    Index hole_end() const { return hole_end_; }
 
 private:
     static constexpr size_t npos = static_cast<size_t>(-1);
@@ -86,6 +91,7 @@ private:
     Term term_before_first_;
     std::deque<Entry> entries_;  // held entries, by increasing index; the gaps are holes
     std::set<Index> released_;   // held entries released and not yet removed
+    Index hole_end_ = 0;
 };
 
 }  // namespace copycat::raft

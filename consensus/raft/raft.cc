@@ -706,8 +706,12 @@ void Raft::replicate(NodeId to, bool heartbeat) {
 AppendRequest Raft::make_append(Index prev_index, const Progress& to) const {
     std::optional<Term> prev_term = log_.term_at(prev_index);
     COPYCAT_ASSERT(prev_term.has_value(), "replicating from before the log (needs a snapshot)");
-    const Index global =
-        to.may_lack_deletes ? global_index_ : std::min(global_index_, to.match_index + 1);
+    // A member that may lack deletes is sent at least the end of this log's holes: the global
+    // index is not stored, so after a restart or a change of leader it may lie below deletes
+    // compaction removed (here or on an earlier leader), and a member holding the writes they
+    // undid must reset rather than take those holes (FINDINGS.md 9, seed 1248).
+    const Index global = to.may_lack_deletes ? std::max(global_index_, log_.hole_end())
+                                             : std::min(global_index_, to.match_index + 1);
     // Its own compaction removes only entries released by applied (so committed) entries; holes
     // it took from a leader or found in its stored log came with their own bound.
     return AppendRequest{hard_state_.term,

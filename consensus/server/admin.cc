@@ -34,7 +34,7 @@ const char* role_text(const raft::Raft& raft) {
 }  // namespace
 
 void ConsensusServer::on_admin(session::ConnectionId connection, uint64_t request_id,
-                               session::AdminRequest request) {
+                               const session::AdminRequest& request) {
     session::AdminResponse response;
     response.request_id = request_id;
     if (std::holds_alternative<session::StatusRequest>(request)) {
@@ -45,6 +45,11 @@ void ConsensusServer::on_admin(session::ConnectionId connection, uint64_t reques
             std::holds_alternative<std::monostate>(response.body)) {
             return;  // answered when the configuration commits
         }
+    } else if (const auto* compact = std::get_if<session::CompactLogRequest>(&request)) {
+        std::optional<session::AdminResponse> refused =
+            compact_now(connection, request_id, compact->major);
+        if (!refused) return;  // answered when the compactor is done
+        response = std::move(*refused);
     } else if (const auto* transfer = std::get_if<session::TransferLeadershipRequest>(&request)) {
         Status started = server_->transfer_leadership(transfer->target);
         if (!started.is_ok()) {
@@ -62,8 +67,88 @@ void ConsensusServer::on_admin(session::ConnectionId connection, uint64_t reques
         }
         response.body = std::move(sessions);
     }
+    answer_admin(connection, std::move(response));
+}
+
+void ConsensusServer::answer_admin(session::ConnectionId connection,
+                                   session::AdminResponse response) {
     if (response.leader == 0) response.leader = server_->raft().leader();
     clients_.send(connection, response, [this](session::ConnectionId c) { on_lost(c); });
+}
+
+// --- copycat-ctl compact: a run of this node's compactor, now ----------------------------------
+
+namespace {
+
+// How long a run may take before its asker is told it timed out (the run goes on).
+constexpr auto kCompactionAnswerTimeout = std::chrono::minutes(10);
+
+session::AdminResponse compaction_error(uint64_t request_id, session::ErrorCode code,
+                                        std::string message) {
+    session::AdminResponse response;
+    response.request_id = request_id;
+    response.error = code;
+    response.message = std::move(message);
+    return response;
+}
+
+}  // namespace
+
+std::optional<session::AdminResponse> ConsensusServer::compact_now(session::ConnectionId connection,
+                                                                   uint64_t request_id,
+                                                                   bool major) {
+    const uint64_t id = compactor_.next_request_id();
+    Status sent = compactor_.send(logstore::make_compact(id, major));
+    if (!sent.is_ok()) {
+        return compaction_error(request_id, session::ErrorCode::internal_error,
+                                "the compactor of node " + std::to_string(options_.node_id) + " (" +
+                                    options_.compactor_endpoint +
+                                    ") does not take requests (is it running?): " + sent.message());
+    }
+    compactions_[id] = {connection, request_id, std::chrono::steady_clock::now()};
+    log::info("compaction asked of the compactor", {{"major", major}, {"request", id}});
+    return std::nullopt;
+}
+
+void ConsensusServer::on_compactor_readable() {
+    while (std::optional<logstore::Reply> reply =
+               compactor_.receive(std::chrono::milliseconds(0))) {
+        auto found = compactions_.find(reply->request_id());
+        if (found == compactions_.end()) continue;  // expired, or not ours
+        const PendingCompaction pending = found->second;
+        compactions_.erase(found);
+        const Status error = reply->error();
+        const logstore::fb::CompactResponse* done =
+            reply->message() != nullptr ? reply->message()->body_as_CompactResponse() : nullptr;
+        if (!error.is_ok() || done == nullptr) {
+            answer_admin(
+                pending.connection,
+                compaction_error(pending.request_id, session::ErrorCode::internal_error,
+                                 "the compactor: " +
+                                     (error.is_ok() ? std::string("no answer") : error.message())));
+            continue;
+        }
+        session::AdminResponse response;
+        response.request_id = pending.request_id;
+        response.body = session::CompactLogResponse{
+            done->major(),           done->segments_rewritten(), done->segments_replaced(),
+            done->entries_removed(), done->reclaimed_bytes(),    done->duration_seconds()};
+        answer_admin(pending.connection, std::move(response));
+    }
+}
+
+void ConsensusServer::expire_compactions() {
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = compactions_.begin(); it != compactions_.end();) {
+        if (now - it->second.asked < kCompactionAnswerTimeout) {
+            ++it;
+            continue;
+        }
+        answer_admin(it->second.connection,
+                     compaction_error(it->second.request_id, session::ErrorCode::timeout,
+                                      "the compactor did not answer within 10 minutes"));
+        it = compactions_.erase(it);
+    }
 }
 
 session::StatusResponse ConsensusServer::status() const {

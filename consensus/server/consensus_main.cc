@@ -48,6 +48,8 @@ po::options_description options_description() {
         "host:port for /metrics, /livez, /readyz (default 127.0.0.1:<9100+id>)");
     add("logstore", po::value<std::string>(),
         "the node's logstore (default ipc://<data-dir>/logstore.sock)");
+    add("compactor", po::value<std::string>(),
+        "the node's compactor, for copycat-ctl compact (default ipc://<data-dir>/compactor.sock)");
     add("initial-cluster", po::value<std::string>(),
         "a brand-new cluster's members: ID=PEER_ENDPOINT,... (ignored once state is stored)");
     add("join", po::value<std::string>(),
@@ -71,6 +73,9 @@ po::options_description options_description() {
     add("snapshot-every-entries", po::value<uint64_t>()->default_value(100'000),
         "a state machine that takes snapshots takes one each time it applied this many entries "
         "(0: never); stored in <data-dir>/snapshots");
+    add("compact-log-every-entries", po::value<uint64_t>()->default_value(10'000),
+        "drop released entries from the in-memory log each time this many entries applied (0: "
+        "never; the log then grows in memory until a snapshot)");
     o.add(logging_options());
     return o;
 }
@@ -97,12 +102,15 @@ Result<ServerOptions> server_options(const po::variables_map& vm) {
     o.client_listen = text("client-listen", "tcp://127.0.0.1:" + std::to_string(7200 + o.node_id));
     o.client_advertise = text("client-advertise", o.client_listen);
     o.http_address = text("http", "127.0.0.1:" + std::to_string(9100 + o.node_id));
-    if (vm.count("logstore")) {
-        o.logstore_endpoint = vm["logstore"].as<std::string>();
-    } else {
-        Result<std::string> ipc = ipc_endpoint_for(o.data_dir + "/logstore.sock");
+    for (auto [flag, endpoint] : {std::pair{"logstore", &o.logstore_endpoint},
+                                  std::pair{"compactor", &o.compactor_endpoint}}) {
+        if (vm.count(flag)) {
+            *endpoint = vm[flag].as<std::string>();
+            continue;
+        }
+        Result<std::string> ipc = ipc_endpoint_for(o.data_dir + "/" + flag + ".sock");
         if (!ipc.is_ok()) return ipc.status();
-        o.logstore_endpoint = *ipc;
+        *endpoint = *ipc;
     }
     if (vm.count("initial-cluster")) {
         Result<std::vector<PeerAddress>> peers =
@@ -121,6 +129,7 @@ Result<ServerOptions> server_options(const po::variables_map& vm) {
     o.startup_timeout = vm["startup-timeout"].as<Duration>();
     o.max_operation_bytes = vm["max-operation-bytes"].as<size_t>();
     o.snapshot_every_entries = vm["snapshot-every-entries"].as<uint64_t>();
+    o.compact_log_every_entries = vm["compact-log-every-entries"].as<uint64_t>();
     COPYCAT_RETURN_IF_ERROR(validate(o));
     return o;
 }

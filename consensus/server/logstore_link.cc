@@ -199,6 +199,8 @@ bool LogstoreLink::run_step(Unsent& unsent, Op& tracked) {
             // The log starts again from nothing: the compaction indexes of the old one no
             // longer say anything about it.
             sent_commit_index_ = sent_global_index_ = sent_snapshot_index_ = 0;
+            sent_minor_index_ = 0;
+            forget_sealed_part();
             tracked.resets_log = true;
             wait_ = Wait::log_reset;
             return false;
@@ -244,6 +246,7 @@ void LogstoreLink::send_log_changes(Op& tracked, const raft::PersistOp& op,
         tracked.waiting.insert(id);
         send(logstore::make_reset(id, snapshot_index + 1));
         log_last_index_ = snapshot_index;
+        forget_sealed_part();
     } else if (op.truncate_after) {
         uint64_t id = next_id();
         tracked.waiting.insert(id);
@@ -254,10 +257,16 @@ void LogstoreLink::send_log_changes(Op& tracked, const raft::PersistOp& op,
     if (!op.entries.empty()) {
         std::vector<logstore::Entry> stored;
         stored.reserve(op.entries.size());
-        for (const raft::Entry& entry : op.entries) stored.push_back(to_stored_entry(entry));
+        // Holes: entries compaction removed from the leader's log (raft/log.h), or from this
+        // node's own after a restart.
+        bool holes = op.entries.front().index != log_last_index_ + 1;
+        for (const raft::Entry& entry : op.entries) {
+            holes = holes || (!stored.empty() && entry.index != stored.back().index + 1);
+            stored.push_back(to_stored_entry(entry));
+        }
         tracked.append_id = next_id();
         last_append_id_ = tracked.append_id;
-        send(logstore::make_append(tracked.append_id, stored));
+        send(logstore::make_append(tracked.append_id, stored, holes));
         log_last_index_ = op.entries.back().index;
     }
 }
@@ -292,25 +301,34 @@ void LogstoreLink::save_configuration(const raft::Configuration& configuration) 
                                            raft::encode_configuration(configuration)));
 }
 
-void LogstoreLink::release(std::span<const uint64_t> indexes) {
-    if (indexes.empty()) return;
-    uint64_t id = next_id();
-    other_requests_.insert(id);
-    send(logstore::make_release(id, indexes));
+void LogstoreLink::release(const session::DiskReleases::Batch& batch) {
+    const std::span<const uint64_t> all(batch.indexes);
+    size_t from = 0;
+    do {
+        const size_t count = std::min(release_chunk, all.size() - from);
+        logstore::ReleaseBatch part{batch.reset && from == 0, from + count < all.size(),
+                                    batch.global_cap};
+        uint64_t id = next_id();
+        other_requests_.insert(id);
+        send(logstore::make_release(id, all.subspan(from, count), part));
+        last_release_id_ = id;
+        from += count;
+    } while (from < all.size());
 }
 
 void LogstoreLink::set_indexes(raft::Index commit_index, raft::Index global_index,
-                               raft::Index snapshot_index) {
+                               raft::Index snapshot_index, raft::Index minor_index) {
     sent_commit_index_ = std::max(sent_commit_index_, commit_index);
     sent_global_index_ = std::max(sent_global_index_, global_index);
     sent_snapshot_index_ = std::max(sent_snapshot_index_, snapshot_index);
+    sent_minor_index_ = std::max(sent_minor_index_, minor_index);
     flatbuffers::FlatBufferBuilder builder(128);
     uint64_t id = next_id();
     other_requests_.insert(id);
     send(logstore::finish_message(
         builder, id,
         fb::CreateSetIndexesRequest(builder, sent_commit_index_, sent_global_index_,
-                                    sent_snapshot_index_, 0)));
+                                    sent_snapshot_index_, sent_minor_index_)));
 }
 
 void LogstoreLink::request_status() {
@@ -365,6 +383,9 @@ void LogstoreLink::handle(const logstore::Reply& reply) {
     if (other_requests_.erase(id) > 0) {
         Status error = reply.error();
         if (!error.is_ok()) log::warn("logstore refused a request", {{"error", error.to_string()}});
+        if (const fb::StatusResponse* status = reply.message()->body_as_StatusResponse()) {
+            note_status(id, *status);
+        }
         return;
     }
     Status error = reply.error();
@@ -387,6 +408,25 @@ void LogstoreLink::handle(const logstore::Reply& reply) {
     for (Op& op : ops_) {
         if (op.waiting.erase(id) > 0) return;
     }
+}
+
+// Status answers (to StatusRequest and SetIndexesRequest): the sealed part of the log, and
+// whether the release bits are still those the batches sent before this request made.
+void LogstoreLink::note_status(uint64_t id, const fb::StatusResponse& status) {
+    if (id < statuses_valid_from_) return;  // of the log before a reset
+    sealed_through_ = status.sealed_through();
+    if (!status.releases_complete() && last_release_id_ != 0 && id > last_release_id_) {
+        if (!releases_lost_) {
+            log::warn("the logstore lost its release bits (it restarted): sending them again");
+        }
+        releases_lost_ = true;
+    }
+}
+
+// The log is replaced: its sealed part is unknown until a status asked after the reset says.
+void LogstoreLink::forget_sealed_part() {
+    sealed_through_ = 0;
+    statuses_valid_from_ = last_sent_id_ + 1;
 }
 
 void LogstoreLink::fail(Status status) {

@@ -49,10 +49,12 @@
 #include <set>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
 #include "consensus/raft/raft.h"
+#include "consensus/session/disk_releases.h"
 #include "logstore/client.h"
 
 namespace copycat::server {
@@ -84,10 +86,12 @@ public:
     std::optional<uint64_t> snapshot_durable(raft::Index index);
     std::optional<uint64_t> snapshots_discarded();
     void save_configuration(const raft::Configuration& configuration);
-    void release(std::span<const uint64_t> indexes);
+    // A batch of session::DiskReleases, in requests of at most release_chunk indexes (all but
+    // the last partial).
+    void release(const session::DiskReleases::Batch& batch);
     // Each index is sent only growing: a lower value than one sent before is replaced by that.
-    void set_indexes(raft::Index commit_index, raft::Index global_index,
-                     raft::Index snapshot_index);
+    void set_indexes(raft::Index commit_index, raft::Index global_index, raft::Index snapshot_index,
+                     raft::Index minor_index);
     // A liveness probe (its answer refreshes last_answer()); also fails the link when the
     // oldest op has waited longer than op_timeout. Call it about once a second.
     void request_status();
@@ -104,6 +108,13 @@ public:
     uint64_t durable_index() const { return durable_index_; }
     // The highest snapshot index of an op reported durable (an installed snapshot), or 0.
     raft::Index durable_snapshot_index() const { return durable_snapshot_index_; }
+    // The end of the logstore's sealed segments, as its latest status said (0 before one).
+    raft::Index sealed_through() const { return sealed_through_; }
+    // Whether the logstore said, after the release batches sent so far arrived, that its
+    // release bits are not complete: it lost them (it restarted). Cleared by the call.
+    bool take_releases_lost() { return std::exchange(releases_lost_, false); }
+
+    static constexpr size_t release_chunk = 1 << 20;
 
 private:
     struct Op {
@@ -139,6 +150,8 @@ private:
     uint64_t next_id();
     Status wait_until_durable(std::chrono::steady_clock::time_point deadline);
     void handle(const logstore::Reply& reply);
+    void note_status(uint64_t id, const logstore::fb::StatusResponse& status);
+    void forget_sealed_part();
     void fail(Status status);
     Result<logstore::Reply> call(const std::function<std::vector<uint8_t>(uint64_t)>& build,
                                  std::chrono::steady_clock::time_point deadline);
@@ -161,6 +174,11 @@ private:
     raft::Index sent_global_index_ = 0;
     raft::Index sent_snapshot_index_ = 0;
     std::set<uint64_t> other_requests_;  // release, set_indexes, status, configuration
+    raft::Index sent_minor_index_ = 0;
+    raft::Index sealed_through_ = 0;
+    uint64_t statuses_valid_from_ = 0;  // request ids below it asked before a log reset
+    uint64_t last_release_id_ = 0;      // the last release request sent
+    bool releases_lost_ = false;
     Status failure_;
     std::chrono::steady_clock::time_point last_answer_{};
     uint64_t durable_index_ = 0;

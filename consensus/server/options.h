@@ -19,13 +19,14 @@ struct PeerAddress {
 struct ServerOptions {
     raft::NodeId node_id = 1;
     std::string cluster_name = "copycat";  // peers of another cluster are refused
-    std::string data_dir;           // the logstore's default socket, and snapshots/ (SNAPSHOTS.md)
-    std::string peer_listen;        // bound for messages from peers
-    std::string peer_advertise;     // what the configuration tells peers (default: peer_listen)
-    std::string client_listen;      // bound for gateways and clients
-    std::string client_advertise;   // what status answers tell (default: client_listen)
-    std::string http_address;       // host:port for /metrics, /livez, /readyz
-    std::string logstore_endpoint;  // this node's copycat-logstore
+    std::string data_dir;            // the logstore's default socket, and snapshots/ (SNAPSHOTS.md)
+    std::string peer_listen;         // bound for messages from peers
+    std::string peer_advertise;      // what the configuration tells peers (default: peer_listen)
+    std::string client_listen;       // bound for gateways and clients
+    std::string client_advertise;    // what status answers tell (default: client_listen)
+    std::string http_address;        // host:port for /metrics, /livez, /readyz
+    std::string logstore_endpoint;   // this node's copycat-logstore
+    std::string compactor_endpoint;  // this node's copycat-compactor (copycat-ctl compact)
     // A new cluster: every member, the same list on each (etcd's --initial-cluster). Ignored
     // once a configuration is stored: the stored one wins (copycat.md §1.5).
     std::vector<PeerAddress> initial_cluster;
@@ -44,6 +45,10 @@ struct ServerOptions {
     // many entries at a restart takes well under a second, and at the 64-client write rate
     // (about 18,000/s) a busy cluster snapshots every 5 s or so, not continuously.
     uint64_t snapshot_every_entries = 100'000;
+    // Released entries leave the in-memory log (consensus/raft/log.h) each time this many
+    // entries applied (0: never): without it, a state machine that takes no snapshots keeps
+    // every entry in memory. A pass costs one walk over the entries held.
+    uint64_t compact_log_every_entries = 10'000;
 };
 
 // The option values make sense together: durations in whole ticks, heartbeat below the election

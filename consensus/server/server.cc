@@ -58,6 +58,9 @@ ConsensusServer::ConsensusServer(const ServerOptions& options, Metrics& metrics)
                               [this] { snapshot_writer_->submit(SnapshotWriter::Kind::discard); }}),
       peers_(context_, options.node_id, options.cluster_name, metrics),
       clients_(context_, metrics),
+      // Asked only for copycat-ctl compact: a compactor that is not there fails that, at once.
+      compactor_(context_, options.compactor_endpoint, std::chrono::milliseconds(100),
+                 "consensus-" + std::to_string(options.node_id)),
       wall_at_start_ms_(wall_clock_ms()),
       steady_at_start_(std::chrono::steady_clock::now()) {}
 
@@ -77,6 +80,7 @@ Result<std::unique_ptr<ConsensusServer>> ConsensusServer::start(
         static_cast<uint64_t>(options.session_timeout.milliseconds());
     core.max_operation_bytes = options.max_operation_bytes;
     core.snapshot_every_entries = options.snapshot_every_entries;
+    core.compact_log_every_entries = options.compact_log_every_entries;
     server->idle_connection_after_ = idle_connection_after(core);
     server->snapshot_writer_ = std::make_unique<SnapshotWriter>(*server->snapshots_);
     server->server_ = std::make_unique<session::SessionServer>(
@@ -189,6 +193,7 @@ void ConsensusServer::attach(EventLoop& loop) {
     loop.add_socket(peers_.router(), [this] { on_peer_readable(); });
     loop.add_socket(clients_.router(), [this] { on_client_readable(); });
     loop.add_socket(logstore_.socket(), [this] { on_logstore_readable(); });
+    loop.add_socket(compactor_.socket(), [this] { on_compactor_readable(); });
     loop.add_fd(snapshot_writer_->notify_fd(), [this] { on_snapshots_written(); });
     for (auto& socket : join_sockets_) loop.add_socket(*socket, [this] { on_join_readable(); });
     loop.add_periodic(options_.tick.chrono(), [this] { on_tick(); });
@@ -231,8 +236,8 @@ void ConsensusServer::on_client_readable() {
     catch_up_ticks();  // for administration; each request catches up again (on_request)
     clients_.receive([this](session::ConnectionId c, uint64_t id,
                             session::Request r) { on_request(c, id, std::move(r)); },
-                     [this](session::ConnectionId c, uint64_t id, session::AdminRequest r) {
-                         on_admin(c, id, std::move(r));
+                     [this](session::ConnectionId c, uint64_t id, const session::AdminRequest& r) {
+                         on_admin(c, id, r);
                      },
                      [this](session::ConnectionId c) { on_lost(c); }, kReceiveBatch);
     flush();
@@ -301,8 +306,7 @@ std::optional<uint64_t> ConsensusServer::snapshot_done(const SnapshotWriter::Don
                                           {"bytes", done.saved->bytes},
                                           {"seconds", done.seconds}});
             server_->snapshot_stored(done.index);
-            logstore_.set_indexes(server_->raft().commit_index(),
-                                  server_->raft().compaction_global_index(), snapshot_index());
+            send_compaction_indexes();
             return std::nullopt;
         case SnapshotWriter::Kind::persist:
             note_snapshot_durable(done.index, done);
@@ -340,8 +344,9 @@ raft::Index ConsensusServer::snapshot_index() const {
 
 void ConsensusServer::on_housekeeping() {
     logstore_.request_status();
-    logstore_.set_indexes(server_->raft().commit_index(), server_->raft().compaction_global_index(),
-                          snapshot_index());
+    send_compaction_indexes();
+    forward_releases();
+    expire_compactions();
     const auto silence = std::chrono::steady_clock::now() - logstore_.last_answer();
     logstore_reachable_ = silence < std::chrono::seconds(3);
     clients_.forget_idle(std::chrono::steady_clock::now(), idle_connection_after_,
@@ -349,9 +354,29 @@ void ConsensusServer::on_housekeeping() {
     refresh_metrics();
 }
 
+// What the logstore's compaction works from (compactor/README.md): the commit index, the global
+// index, the latest durable snapshot and the last index every session acknowledged.
+void ConsensusServer::send_compaction_indexes() {
+    const raft::Raft& raft = server_->raft();
+    logstore_.set_indexes(raft.commit_index(), raft.compaction_global_index(), snapshot_index(),
+                          std::min(server_->state().completed_index(), raft.commit_index()));
+}
+
+// Releases go to the logstore once the entries that made them are in its sealed segments
+// (session::DiskReleases); all of them again when it lost its bits.
+void ConsensusServer::forward_releases() {
+    if (logstore_.take_releases_lost()) disk_releases_.resend();
+    std::optional<session::DiskReleases::Batch> batch =
+        disk_releases_.take(logstore_.sealed_through(), server_->state().lowest_pending_release());
+    if (batch) logstore_.release(*batch);
+}
+
 void ConsensusServer::flush() {
     session::ServerOutput output = server_->take_output();
     for (const raft::PersistOp& op : output.persist) {
+        // The log starts again: releases of the old one mean nothing (the logstore drops its
+        // bits with it).
+        if (op.reset_log) disk_releases_.clear();
         logstore_.persist(op, server_->raft().commit_index());
     }
     const raft::Configuration& configuration = server_->raft().configuration();
@@ -371,7 +396,7 @@ void ConsensusServer::flush() {
     for (const session::OutboundEvents& out : output.events) {
         clients_.send(out.connection, out.publish, lost);
     }
-    logstore_.release(output.released);
+    disk_releases_.add(output.released);
     if (output.snapshot) {
         snapshot_writer_->submit(SnapshotWriter::Kind::taken, std::move(*output.snapshot));
     }

@@ -71,6 +71,12 @@ private:
         uint64_t request_id = 0;
         raft::Term term = 0;  // of the proposed entry
     };
+    // A copycat-ctl compact waiting for the compactor's answer.
+    struct PendingCompaction {
+        session::ConnectionId connection = 0;
+        uint64_t request_id = 0;
+        std::chrono::steady_clock::time_point asked;
+    };
     class Rng : public raft::Random {
     public:
         Rng();
@@ -92,7 +98,10 @@ private:
     void on_peer_readable();
     void on_client_readable();
     void on_logstore_readable();
+    void on_compactor_readable();
     void on_housekeeping();
+    void send_compaction_indexes();
+    void forward_releases();
     void on_request(session::ConnectionId connection, uint64_t request_id,
                     session::Request request);
     void on_lost(session::ConnectionId connection);
@@ -112,11 +121,17 @@ private:
 
     // administration (admin.cc)
     void on_admin(session::ConnectionId connection, uint64_t request_id,
-                  session::AdminRequest request);
+                  const session::AdminRequest& request);
     session::StatusResponse status() const;
     session::AdminResponse change_members(const session::MemberChangeRequest& request,
                                           session::ConnectionId connection, uint64_t request_id);
     session::AdminResponse hand_over_before_leaving(session::AdminResponse response);
+    // Asks the node's compactor for a run; answered by on_compactor_readable(). An error
+    // response if it cannot be asked.
+    std::optional<session::AdminResponse> compact_now(session::ConnectionId connection,
+                                                      uint64_t request_id, bool major);
+    void expire_compactions();
+    void answer_admin(session::ConnectionId connection, session::AdminResponse response);
     void track_change(raft::Index index, PendingChange change);
     void answer_change(const raft::Entry& applied);
     void answer_change_lost(const PendingChange& change);
@@ -128,8 +143,10 @@ private:
     ConsensusMetrics consensus_metrics_;
     zmq::context_t context_{1};
     LogstoreLink logstore_;
+    session::DiskReleases disk_releases_;  // releases on their way to the logstore
     PeerTransport peers_;
     ClientPort clients_;
+    logstore::StorageClient compactor_;  // asked only for copycat-ctl compact
     Rng random_;
     std::unique_ptr<SnapshotStore> snapshots_;
     std::unique_ptr<SnapshotWriter> snapshot_writer_;  // after snapshots_: stops before it goes
@@ -149,6 +166,7 @@ private:
     raft::Term last_term_ = 0;
     uint64_t sessions_expired_seen_ = 0;  // of ServerStateMachine::sessions_expired()
     std::map<raft::Index, PendingChange> pending_changes_;
+    std::map<uint64_t, PendingCompaction> compactions_;  // by compactor request id
     std::vector<std::unique_ptr<zmq::socket_t>> join_sockets_;
     size_t next_join_endpoint_ = 0;
     bool member_seen_ = false;  // this node has been in its configuration

@@ -209,15 +209,32 @@ struct SessionsResponse {
     std::vector<Item> sessions;
 };
 
-using AdminRequest =
-    std::variant<StatusRequest, MemberChangeRequest, TransferLeadershipRequest, SessionsRequest>;
+// Compaction of this node's log, now: answered once its copycat-compactor finished the run.
+struct CompactLogRequest {
+    bool major = false;
+};
+
+struct CompactLogResponse {
+    bool major = false;
+    uint64_t segments_rewritten = 0;
+    uint64_t segments_replaced = 0;
+    uint64_t entries_removed = 0;
+    uint64_t reclaimed_bytes = 0;
+    double duration_seconds = 0;
+    bool operator==(const CompactLogResponse&) const = default;
+};
+
+using AdminRequest = std::variant<StatusRequest, MemberChangeRequest, TransferLeadershipRequest,
+                                  SessionsRequest, CompactLogRequest>;
 
 struct AdminResponse {
     uint64_t request_id = 0;
     ErrorCode error = ErrorCode::ok;
     std::string message;
     NodeId leader = 0;
-    std::variant<std::monostate, StatusResponse, MemberChangeResponse, SessionsResponse> body;
+    std::variant<std::monostate, StatusResponse, MemberChangeResponse, SessionsResponse,
+                 CompactLogResponse>
+        body;
 };
 
 }  // namespace copycat::session

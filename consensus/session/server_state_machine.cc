@@ -344,13 +344,9 @@ struct ServerStateMachine::Impl final : statemachine::Executor,
     Mode mode_ = Mode::idle;
     SessionId registering_ = 0;                           // in its own on_register
     std::map<SessionId, std::vector<Event>> publishing_;  // at the entry being applied
-    struct Release {
-        Index index;  // the released entry
-        Index at;     // the entry whose apply released it
-    };
-    std::deque<Release> released_;               // in the order of `at`
-    Index release_floor_ = 0;                    // defer_releases_until()
-    std::map<Index, Index> release_not_before_;  // hold_release_until()
+    std::deque<Release> released_;                        // in the order of `at`
+    Index release_floor_ = 0;                             // defer_releases_until()
+    std::map<Index, Index> release_not_before_;           // hold_release_until()
     bool expiry_allowed_ = false;  // an initialize entry applied since reset_leader_state()
 
     // Last: destroyed first, while the commits it holds can still be released into this.
@@ -1152,15 +1148,15 @@ void ServerStateMachine::defer_releases_until(Index index) {
     impl_->release_floor_ = std::max(impl_->release_floor_, index);
 }
 
-std::vector<Index> ServerStateMachine::take_released(Index durable) {
-    std::vector<Index> result;
+std::vector<Release> ServerStateMachine::take_released(Index durable) {
+    std::vector<Release> result;
     auto& pending = impl_->released_;
     // completed_index() visits every session: not when nothing could go anyway (it runs after
     // every applied batch).
     if (pending.empty() || pending.front().at > durable) return result;
     const Index completed = std::min(completed_index(), durable);
     while (!pending.empty() && pending.front().at <= completed) {
-        result.push_back(pending.front().index);
+        result.push_back(pending.front());
         pending.pop_front();
     }
     return result;

@@ -135,6 +135,14 @@ struct Applied {
 };
 
 // The leader's check of a command before it logs it.
+// An entry the state machine no longer needs, and the entry whose apply released it (or later:
+// ServerStateMachine::defer_releases_until). Handed out in the order of `at`.
+struct Release {
+    Index index = 0;
+    Index at = 0;
+    bool operator==(const Release&) const = default;
+};
+
 struct Admission {
     ErrorCode error = ErrorCode::ok;  // ok, unknown_session, command_error, unknown_operation,
                                       // bad_request
@@ -177,7 +185,7 @@ public:
     // once this server's own log holds entry j durably (durable >= j): after a crash it replays
     // its stored log, whose holes it can only get past (Raft::hole_horizon()) if the entries
     // that released them are still there.
-    std::vector<Index> take_released(Index durable = std::numeric_limits<Index>::max());
+    std::vector<Release> take_released(Index durable = std::numeric_limits<Index>::max());
     // Releases from now on count as made at `index` at the earliest: while a server applies a
     // log with holes below index (Raft::hole_horizon()), its state differs from the log's, and
     // so may what it releases; by `index` its state is the log's again, so whatever it

@@ -191,8 +191,11 @@ void SessionServer::after_apply() {
     }
     expiry_check_due_ = false;
     maybe_take_snapshot();
-    std::vector<Index> released = state_->take_released(raft_->durable_index());
-    raft_->release(released);
+    std::vector<Release> released = state_->take_released(raft_->durable_index());
+    std::vector<Index> indexes;
+    indexes.reserve(released.size());
+    for (const Release& release : released) indexes.push_back(release.index);
+    raft_->release(indexes);
     output_.released.insert(output_.released.end(), released.begin(), released.end());
     compact_log();
 }

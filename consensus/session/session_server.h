@@ -87,7 +87,7 @@ struct ServerOutput {
     std::vector<raft::PersistOp> persist;
     std::vector<OutboundResponse> responses;
     std::vector<OutboundEvents> events;
-    std::vector<Index> released;  // for the logstore's release bitmaps
+    std::vector<Release> released;  // for the logstore's release bitmaps (DiskReleases)
     // Removed from Raft's in-memory log this time (holes now; for the simulator's invariants).
     std::vector<Index> compacted;
     // Applied this time, in order (for the simulator's invariants and the shell's metrics).

@@ -118,6 +118,10 @@ BodyOffset encode_body(Builder& builder, const session::SessionsRequest&) {
     return body_of(fb::CreateSessionsRequest(builder));
 }
 
+BodyOffset encode_body(Builder& builder, const session::CompactLogRequest& m) {
+    return body_of(fb::CreateCompactLogRequest(builder, m.major));
+}
+
 // --- response bodies ---
 
 using ResponseBodyOffset = UnionOffset<fb::ResponseBody>;
@@ -193,6 +197,12 @@ flatbuffers::Offset<fb::SessionInfo> encode_session_info(
 AdminBodyOffset encode_admin_body(Builder& builder, const session::SessionsResponse& m) {
     auto list = encode_tables<fb::SessionInfo>(builder, m.sessions, encode_session_info);
     return admin_body_of(fb::CreateSessionsResponse(builder, list));
+}
+
+AdminBodyOffset encode_admin_body(Builder& builder, const session::CompactLogResponse& m) {
+    return admin_body_of(fb::CreateCompactLogResponse(builder, m.major, m.segments_rewritten,
+                                                      m.segments_replaced, m.entries_removed,
+                                                      m.reclaimed_bytes, m.duration_seconds));
 }
 
 // --- the root ---
@@ -297,6 +307,11 @@ bool decode(const fb::TransferLeadershipRequest& in, session::TransferLeadership
 }
 
 bool decode(const fb::SessionsRequest&, session::SessionsRequest&, Decoding&) { return true; }
+
+bool decode(const fb::CompactLogRequest& in, session::CompactLogRequest& out, Decoding&) {
+    out.major = in.major();
+    return true;
+}
 
 // --- response bodies ---
 
@@ -425,6 +440,12 @@ bool decode(const fb::SessionsResponse& in, session::SessionsResponse& out, Deco
     return decode_tables(in.sessions(), out.sessions, check, "sessions", decode_session_info);
 }
 
+bool decode(const fb::CompactLogResponse& in, session::CompactLogResponse& out, Decoding&) {
+    out = {in.major(),           in.segments_rewritten(), in.segments_replaced(),
+           in.entries_removed(), in.reclaimed_bytes(),    in.duration_seconds()};
+    return true;
+}
+
 bool decode_admin_body(const fb::AdminResponse& in, decltype(session::AdminResponse::body)& out,
                        Decoding& check) {
     using B = fb::AdminResponseBody;
@@ -440,6 +461,9 @@ bool decode_admin_body(const fb::AdminResponse& in, decltype(session::AdminRespo
         case B::SessionsResponse:
             return decode_alternative<session::SessionsResponse>(
                 in.body_as_SessionsResponse(), out, check, name, kMissingTable, decode);
+        case B::CompactLogResponse:
+            return decode_alternative<session::CompactLogResponse>(
+                in.body_as_CompactLogResponse(), out, check, name, kMissingTable, decode);
     }
     return check.fail_unknown("admin response", in.body_type());
 }
@@ -523,6 +547,8 @@ bool decode_message(const fb::ClientMessage& message, ClientMessage& out, Decodi
             return decode_request<s::SessionsRequest, fb::SessionsRequest>(message, out, check);
         case B::AdminResponse:
             return decode_reply<s::AdminResponse, fb::AdminResponse>(message, out, check);
+        case B::CompactLogRequest:
+            return decode_request<s::CompactLogRequest, fb::CompactLogRequest>(message, out, check);
         case B::NONE: return check.fail("no message body");
     }
     return check.fail_unknown("message", message.body_type());

@@ -34,7 +34,9 @@ struct Scenario {
 };
 
 // Segments of 4, each its own term: [1-4] term 1, [5-8] 2, [9-12] 3, [13-16] 4, the active
-// [17-18] 5. RELEASE but 3 and 10 TOMBSTONE, 7 FULL, 14 UNKNOWN; all released but 2 and 12.
+// [17-18] 5. RELEASE but 3 and 10 TOMBSTONE, 7 FULL, 14 UNKNOWN. Released as a consensus server
+// would: not the first entry of a term, nothing in the active segment, not the UNKNOWN entry;
+// and not 2 and 12 either.
 std::vector<Entry> crash_entries() {
     std::vector<Entry> entries;
     for (uint64_t index = 1; index <= 18; ++index) {
@@ -48,8 +50,12 @@ std::vector<Entry> crash_entries() {
 }
 
 const Scenario kScenarios[] = {
-    {"minor", false, make_indexes(18, 16, 0, 0), 4},
-    {"major", true, make_indexes(18, 16, 12, 0), 3},
+    // Every released entry goes: one rewrite per sealed segment.
+    {"minor", false, make_indexes(18, 16, 12, 0), 4},
+    // The same, combined into [1-8] and [9-16].
+    {"major", true, make_indexes(18, 16, 12, 0), 2},
+    // Snapshot: [1-4] empties, [5-8] keeps 7 (FULL, no global index), which stays, and so do
+    // the released entries below it; minor then: 10 (TOMBSTONE) stays, 11, 15 and 16 go.
     {"snapshot", false, make_indexes(18, 18, 0, 6), 4},
 };
 
@@ -74,7 +80,10 @@ protected:
         logstore::append_and_sync(*log, crash_entries());
         std::vector<uint64_t> released;
         for (uint64_t index = 1; index <= 18; ++index) {
-            if (index != 2 && index != 12) released.push_back(index);
+            const bool first_of_term = (index - 1) % 4 == 0;
+            if (index != 2 && index != 12 && index != 14 && index <= 16 && !first_of_term) {
+                released.push_back(index);
+            }
         }
         log->release(released);
         logstore::require_ok(log->save_release_bitmaps(), "save bitmaps");

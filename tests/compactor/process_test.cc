@@ -33,7 +33,9 @@ constexpr uint64_t kEntries = 240;
 constexpr uint64_t kGlobalIndex = 200;
 
 // 240 entries of 100-byte payloads, a new term every 40; every 10th a TOMBSTONE, the rest
-// RELEASE. Every entry but each 7th is released.
+// RELEASE. Released, as a consensus server would: below the global index (the rest is in the
+// active segment or near it), never the first entry of a term (a leader's initialize entry),
+// and not each 7th.
 std::vector<Entry> log_entries() {
     std::mt19937_64 random(42);
     std::vector<Entry> entries;
@@ -47,7 +49,9 @@ std::vector<Entry> log_entries() {
     return entries;
 }
 
-bool released(uint64_t index) { return index % 7 != 0; }
+bool released(uint64_t index) {
+    return index < kGlobalIndex && index % 7 != 0 && (index - 1) % 40 != 0;
+}
 
 class CompactorProcessTest : public ::testing::Test {
 protected:
@@ -211,7 +215,7 @@ TEST_F(CompactorProcessTest, CompactNowShrinksTheLogAndKeepsWhatItMust) {
     const fb::CompactResponse* done = minor->message()->body_as_CompactResponse();
     ASSERT_NE(done, nullptr);
     EXPECT_FALSE(done->major());
-    EXPECT_GT(done->segments_rewritten(), 0u);
+    EXPECT_GT(done->segments_rewritten(), 0u) << compactor.output();
     EXPECT_EQ(done->segments_replaced(), done->segments_rewritten()) << "minor never combines";
     EXPECT_GT(done->reclaimed_bytes(), 0u);
     uint64_t size_after_minor = log_size_bytes();

@@ -3,9 +3,10 @@
 // logstore, the log restarts after an installed snapshot it conflicts with or does not reach,
 // a reset's hard state (its log floor) is durable before the log reset goes, which goes before
 // the snapshots are discarded and all before anything after them, ops are reported durable only
-// in order, and a restore reads back the floor. The logstore is a real StorageService over a real
-// log in a temporary directory, served in-process on an inproc:// socket, so the test sees
-// which requests arrive and in what order.
+// in order, and a restore reads back the floor; release batches larger than a request go in
+// parts, and a logstore that answers after a batch that its release bits are not complete lost
+// them. The logstore is a real StorageService over a real log in a temporary directory, served
+// in-process on an inproc:// socket, so the test sees which requests arrive and in what order.
 #include <gtest/gtest.h>
 
 #include <zmq.hpp>
@@ -58,7 +59,7 @@ class LogstoreLinkTest : public ::testing::Test {
 protected:
     LogstoreLinkTest()
         : log_(open_log()),
-          service_(*log_, nullptr),
+          service_(std::in_place, *log_, nullptr),
           router_(make_router(context_)),
           endpoint_("inproc://logstore-" + std::to_string(reinterpret_cast<uintptr_t>(this))) {
         router_.bind(endpoint_);
@@ -71,6 +72,7 @@ protected:
         logstore::LogOptions options;
         options.directory = temp_.path() + "/log";
         options.preallocate = false;
+        options.segment_max_entries = 8;
         auto log = logstore::SegmentedLog::open(options, nullptr);
         EXPECT_TRUE(log.is_ok()) << log.status().to_string();
         return std::move(log.value());
@@ -85,9 +87,14 @@ protected:
             const fb::StorageMessage* parsed = logstore::parse_message(payload);
             ASSERT_NE(parsed, nullptr);
             received_.push_back(fb::EnumNameBody(parsed->body_type()));
-            service_.handle(message->routing_frames.front().to_string(), payload, &out);
+            if (const fb::ReleaseRequest* release = parsed->body_as_ReleaseRequest()) {
+                size_t count = release->indexes() == nullptr ? 0 : release->indexes()->size();
+                releases_.push_back(
+                    {count, release->reset(), release->partial(), release->global_cap()});
+            }
+            service_->handle(message->routing_frames.front().to_string(), payload, &out);
         }
-        service_.commit(&out);
+        service_->commit(&out);
         for (const logstore::Outgoing& reply : out) {
             ASSERT_TRUE(try_send(router_, reply.peer, std::span<const uint8_t>(reply.bytes)));
         }
@@ -118,9 +125,25 @@ protected:
         }
     }
 
+    // What a ReleaseRequest that reached the logstore said.
+    struct ReleaseSeen {
+        size_t indexes = 0;
+        bool reset = false;
+        bool partial = false;
+        uint64_t global_cap = 0;
+        bool operator==(const ReleaseSeen&) const = default;
+    };
+
+    // The released entries of the log, as its segments count them.
+    uint64_t released_count() const {
+        uint64_t count = 0;
+        for (const logstore::SegmentSummary& segment : log_->segments()) count += segment.released;
+        return count;
+    }
+
     TempDir temp_;
     std::unique_ptr<logstore::SegmentedLog> log_;
-    logstore::StorageService service_;
+    std::optional<logstore::StorageService> service_;  // emplaced again: a restarted logstore
     zmq::context_t context_{1};
     zmq::socket_t router_;
     std::string endpoint_;
@@ -128,6 +151,7 @@ protected:
     std::vector<raft::Index> stored_;  // SnapshotHooks::store calls
     int discards_ = 0;                 // SnapshotHooks::discard_all calls
     std::vector<std::string> received_;
+    std::vector<ReleaseSeen> releases_;
     uint64_t persisted_ = 0;
 };
 
@@ -216,11 +240,11 @@ TEST_F(LogstoreLinkTest, OpsBehindASnapshotWaitAndAreReportedInOrder) {
 }
 
 TEST_F(LogstoreLinkTest, CompactionIndexesSentOnlyGrow) {
-    link_->set_indexes(10, 5, 3);
-    link_->set_indexes(8, 6, 2);
+    link_->set_indexes(10, 5, 3, 9);
+    link_->set_indexes(8, 6, 2, 7);
     pump();
     std::vector<logstore::Outgoing> out;
-    service_.handle("probe", logstore::make_status(99), &out);
+    service_->handle("probe", logstore::make_status(99), &out);
     ASSERT_EQ(out.size(), 1u);
     const fb::StatusResponse* status =
         logstore::parse_message(out[0].bytes)->body_as_StatusResponse();
@@ -228,6 +252,7 @@ TEST_F(LogstoreLinkTest, CompactionIndexesSentOnlyGrow) {
     EXPECT_EQ(status->commit_index(), 10u);
     EXPECT_EQ(status->global_index(), 6u);
     EXPECT_EQ(status->snapshot_index(), 3u);
+    EXPECT_EQ(status->minor_index(), 9u);
 }
 
 raft::PersistOp reset_op(uint64_t seq, raft::HardState hard_state) {
@@ -309,6 +334,87 @@ TEST_F(LogstoreLinkTest, ARestoreReadsBackTheFloor) {
     ASSERT_TRUE(restored.is_ok()) << restored.status().to_string();
     EXPECT_EQ(restored->hard_state, (raft::HardState{3, 2, 2, 4}));
     EXPECT_TRUE(restored->entries.empty());
+}
+
+using ReleaseBatch = session::DiskReleases::Batch;
+
+// A request of release_chunk indexes each (8 MiB) keeps every message well below the limits;
+// compaction acts on the bits only once the last part arrived (releases_complete).
+TEST_F(LogstoreLinkTest, ABatchLargerThanAChunkGoesInPartsAndOnlyTheFirstResets) {
+    link_->persist(append_op(1, 1, 10, 1), 0);
+    EXPECT_EQ(pump(), 1u);
+    link_->release(ReleaseBatch{.reset = true, .indexes = {2}});
+    pump();
+    ASSERT_EQ(released_count(), 1u);
+    releases_.clear();
+
+    // 3 goes in the first part, 9 in the last; the indexes between are not in the log.
+    ReleaseBatch batch{.reset = true, .indexes = {3}, .global_cap = 7};
+    for (uint64_t index = 1000; batch.indexes.size() < LogstoreLink::release_chunk + 4; ++index) {
+        batch.indexes.push_back(index);
+    }
+    batch.indexes.push_back(9);
+    link_->release(batch);
+    pump();
+    EXPECT_EQ(releases_, (std::vector<ReleaseSeen>{{LogstoreLink::release_chunk, true, true, 7},
+                                                   {5, false, false, 7}}));
+    EXPECT_EQ(released_count(), 2u) << "2 cleared by the first part; 3 and 9 released";
+    std::vector<logstore::Outgoing> out;
+    service_->handle("probe", logstore::make_status(99), &out);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_TRUE(
+        logstore::parse_message(out[0].bytes)->body_as_StatusResponse()->releases_complete());
+}
+
+TEST_F(LogstoreLinkTest, AnEmptyBatchIsStillSent) {
+    link_->release(ReleaseBatch{.reset = true, .indexes = {}, .global_cap = 4});
+    pump();
+    EXPECT_EQ(releases_, (std::vector<ReleaseSeen>{{0, true, false, 4}}));
+}
+
+// A restarted logstore starts with releases_complete false: the bits it read back are not
+// known to be one cut, and the consensus server must send them all again (DiskReleases::resend).
+TEST_F(LogstoreLinkTest, ReleasesAreLostWhenAnAnswerAfterABatchSaysTheyAreIncomplete) {
+    link_->request_status();
+    pump();
+    EXPECT_FALSE(link_->take_releases_lost()) << "no batch was sent yet";
+    link_->request_status();
+    link_->release(ReleaseBatch{.reset = true, .indexes = {}});
+    pump();
+    EXPECT_FALSE(link_->take_releases_lost()) << "that status was answered before the batch";
+    link_->request_status();
+    link_->set_indexes(1, 0, 0, 0);
+    pump();
+    EXPECT_FALSE(link_->take_releases_lost()) << "the answers say the bits are complete";
+
+    service_.emplace(*log_, nullptr);  // the logstore restarted
+    link_->set_indexes(2, 0, 0, 0);
+    pump();
+    EXPECT_TRUE(link_->take_releases_lost());
+    EXPECT_FALSE(link_->take_releases_lost()) << "cleared by the call";
+    link_->release(ReleaseBatch{.reset = true, .indexes = {}});  // the resend
+    link_->request_status();
+    pump();
+    EXPECT_FALSE(link_->take_releases_lost());
+}
+
+TEST_F(LogstoreLinkTest, AResetForgetsTheSealedPartUntilTheNewLogsStatusSays) {
+    link_->persist(append_op(1, 1, 20, 1), 0);
+    EXPECT_EQ(pump(), 1u);
+    link_->request_status();
+    pump();
+    EXPECT_EQ(link_->sealed_through(), 16u) << "segments of 8: [1-8] and [9-16] are sealed";
+    link_->persist(reset_op(2, raft::HardState{3, 0, 1, 20}), 0);
+    link_->request_status();  // asked while the reset waits for its floor: about the old log
+    pump();
+    EXPECT_EQ(link_->sealed_through(), 0u)
+        << "once the reset is sent, releases wait for the new log's sealed part";
+    note(link_->snapshots_discarded());
+    pump();
+    EXPECT_EQ(link_->sealed_through(), 0u) << "not from a status asked before the reset";
+    link_->request_status();
+    pump();
+    EXPECT_EQ(link_->sealed_through(), 0u) << "the new log is empty";
 }
 
 }  // namespace

@@ -1,9 +1,12 @@
 // What the logstore does for copycat-compactor besides installing (schemas/storage.fbs):
 // a copy of the release bits of sealed segments, and the removal of compaction leftovers
-// (FORMAT.md, "Compaction leftovers"), both on the log and through the service.
+// (FORMAT.md, "Compaction leftovers"), both on the log and through the service; and what it
+// keeps of the consensus server's release batches for the compactor (ReleaseRequest: reset,
+// partial, global_cap; StatusResponse: sealed_through, releases_complete).
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <stdexcept>
 
 #include "logstore/protocol.h"
 #include "logstore/segment.h"
@@ -26,9 +29,52 @@ protected:
 
     void touch(const std::string& name) { std::ofstream(log_path(name)) << "x"; }
 
+    // One request to the service, as the consensus server sends it; the reply lives in reply_
+    // until the next request.
+    const fb::StorageMessage& ask(StorageService& service, const std::vector<uint8_t>& request) {
+        std::vector<Outgoing> out;
+        service.handle("consensus", request, &out);
+        if (out.size() != 1) throw std::runtime_error("not one reply to a request");
+        reply_ = std::move(out[0].bytes);
+        const fb::StorageMessage* message = parse_message(reply_);
+        if (message == nullptr) throw std::runtime_error("a reply that does not verify");
+        return *message;
+    }
+    const fb::StatusResponse& status(StorageService& service) {
+        const fb::StatusResponse* status = ask(service, make_status(1)).body_as_StatusResponse();
+        if (status == nullptr) throw std::runtime_error("no StatusResponse");
+        return *status;
+    }
+    // The release bits of the sealed segments 1-3, as the compactor asks for them.
+    const fb::ReleaseBitsResponse& release_bits(StorageService& service) {
+        const std::vector<uint64_t> ids = {1, 2, 3};
+        const fb::ReleaseBitsResponse* bits =
+            ask(service, make_release_bits(1, ids)).body_as_ReleaseBitsResponse();
+        if (bits == nullptr || bits->segments() == nullptr) {
+            throw std::runtime_error("no ReleaseBitsResponse");
+        }
+        return *bits;
+    }
+    std::vector<std::vector<uint8_t>> bits_per_segment(StorageService& service) {
+        std::vector<std::vector<uint8_t>> out;
+        for (const fb::SegmentBits* segment : *release_bits(service).segments()) {
+            out.push_back(segment_bits_of(*segment).value().bits);
+        }
+        return out;
+    }
+    void release(StorageService& service, std::vector<uint64_t> indexes, ReleaseBatch batch) {
+        if (ask(service, make_release(1, indexes, batch)).body_as_ReleaseResponse() == nullptr) {
+            throw std::runtime_error("the release was refused");
+        }
+    }
+
     const std::vector<Entry> entries_ = test_entries(1, 14, 1);
     std::unique_ptr<SegmentedLog> log_;
+    std::vector<uint8_t> reply_;
 };
+
+using Bits = std::vector<std::vector<uint8_t>>;
+constexpr uint64_t kNoCap = UINT64_MAX;
 
 TEST_F(CompactionRequestsTest, ReleaseBitsOfSealedSegmentsByRecordPosition) {
     std::vector<uint64_t> ids = {3, 1, 4, 77};
@@ -117,6 +163,81 @@ TEST_F(CompactionRequestsTest, TheServiceAnswersReleaseBitsAndLeftoverRemoval) {
     ASSERT_NE(message, nullptr);
     ASSERT_NE(message->body_as_ErrorResponse(), nullptr);
     EXPECT_EQ(message->body_as_ErrorResponse()->code(), fb::ErrorCode::InvalidArgument);
+}
+
+// Compaction must not act on bits that are not one cut of the log: none are, at start-up.
+TEST_F(CompactionRequestsTest, ReleasesAreCompleteOnlyOnceABatchArrivesWhole) {
+    StorageService service(*log_, nullptr);
+    EXPECT_FALSE(status(service).releases_complete()) << "at start-up";
+    EXPECT_FALSE(release_bits(service).complete());
+    release(service, {6}, ReleaseBatch{.reset = true, .partial = true, .global_cap = kNoCap});
+    EXPECT_FALSE(status(service).releases_complete()) << "more of the batch follows";
+    EXPECT_FALSE(release_bits(service).complete());
+    release(service, {7}, ReleaseBatch{.reset = false, .partial = false, .global_cap = kNoCap});
+    EXPECT_TRUE(status(service).releases_complete());
+    EXPECT_TRUE(release_bits(service).complete());
+    release(service, {}, ReleaseBatch{.reset = false, .partial = true, .global_cap = kNoCap});
+    EXPECT_FALSE(status(service).releases_complete()) << "a new batch began";
+    EXPECT_FALSE(release_bits(service).complete());
+}
+
+TEST_F(CompactionRequestsTest, AResetReleaseClearsTheBitsSetBefore) {
+    StorageService service(*log_, nullptr);
+    EXPECT_EQ(bits_per_segment(service), (Bits{{0b1010}, {0b1}, {0}}));
+    release(service, {3}, ReleaseBatch{.reset = true, .partial = false, .global_cap = kNoCap});
+    EXPECT_EQ(bits_per_segment(service), (Bits{{0b100}, {0}, {0}})) << "only 3 is released";
+    EXPECT_EQ(released_total(*log_), 1u) << "13, in the active segment, is cleared too";
+    release(service, {9}, ReleaseBatch{.reset = false, .partial = false, .global_cap = kNoCap});
+    EXPECT_EQ(bits_per_segment(service), (Bits{{0b100}, {0}, {0b1}})) << "no reset: added";
+}
+
+// The bits a logstore reads back at start-up are advisory: the first batch of a consensus
+// process clears them, for good (the cleared bitmaps are saved).
+TEST_F(CompactionRequestsTest, AResetClearsTheBitsLoadedAtStartUp) {
+    ASSERT_OK(log_->save_release_bitmaps());
+    log_.reset();
+    log_ = open_log(options(4));
+    ASSERT_EQ(released_total(*log_), 4u) << "the bitmaps were not loaded";
+    {
+        StorageService service(*log_, nullptr);
+        EXPECT_EQ(bits_per_segment(service), (Bits{{0b1010}, {0b1}, {0}}));
+        release(service, {}, ReleaseBatch{.reset = true, .partial = false, .global_cap = kNoCap});
+        EXPECT_EQ(bits_per_segment(service), (Bits{{0}, {0}, {0}}));
+        EXPECT_TRUE(release_bits(service).complete());
+    }
+    log_.reset();
+    log_ = open_log(options(4));
+    EXPECT_EQ(released_total(*log_), 0u) << "cleared bits came back after a restart";
+}
+
+// Each batch's cap is right for its own cut: the last request's replaces the one before.
+TEST_F(CompactionRequestsTest, TheGlobalCapIsTheOneTheLastReleaseRequestSet) {
+    StorageService service(*log_, nullptr);
+    EXPECT_EQ(release_bits(service).global_cap(), kNoCap) << "never set";
+    release(service, {6}, ReleaseBatch{.reset = true, .partial = false, .global_cap = 40});
+    EXPECT_EQ(release_bits(service).global_cap(), 40u);
+    release(service, {7}, ReleaseBatch{.reset = false, .partial = true, .global_cap = 30});
+    EXPECT_EQ(release_bits(service).global_cap(), 30u);
+    release(service, {8}, ReleaseBatch{.reset = false, .partial = false, .global_cap = 35});
+    EXPECT_EQ(release_bits(service).global_cap(), 35u) << "it may grow";
+    release(service, {}, ReleaseBatch{.reset = false, .partial = false, .global_cap = kNoCap});
+    EXPECT_EQ(release_bits(service).global_cap(), kNoCap) << "a batch without a cap";
+}
+
+// The consensus server sends a release only once the entry that made it is sealed.
+TEST_F(CompactionRequestsTest, SealedThroughIsTheEndOfTheLastSealedSegment) {
+    StorageService service(*log_, nullptr);
+    EXPECT_EQ(status(service).sealed_through(), 12u) << "the active segment starts at 13";
+    append_and_sync(*log_, test_entries(15, 16, 1));
+    EXPECT_EQ(status(service).sealed_through(), 12u) << "[13-16] is full but still active";
+    append_and_sync(*log_, test_entries(17, 17, 1));
+    EXPECT_EQ(status(service).sealed_through(), 16u);
+
+    LogOptions empty = options(4);
+    empty.directory = root_ + "/empty";
+    auto empty_log = open_log(empty);
+    StorageService empty_service(*empty_log, nullptr);
+    EXPECT_EQ(status(empty_service).sealed_through(), 0u) << "nothing is sealed";
 }
 
 }  // namespace

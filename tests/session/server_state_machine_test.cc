@@ -21,6 +21,13 @@
 namespace copycat::session {
 namespace {
 
+// The indexes of releases, in the order handed out.
+std::vector<Index> indexes_of(const std::vector<Release>& releases) {
+    std::vector<Index> indexes;
+    for (const Release& release : releases) indexes.push_back(release.index);
+    return indexes;
+}
+
 using statemachine::Commit;
 using statemachine::CompactionMode;
 using statemachine::Executor;
@@ -337,7 +344,7 @@ public:
         return SessionState::closed;
     }
     std::vector<Index> released() {
-        std::vector<Index> indexes = state_->take_released();
+        std::vector<Index> indexes = indexes_of(state_->take_released());
         std::sort(indexes.begin(), indexes.end());
         return indexes;
     }
@@ -897,11 +904,11 @@ TEST(Events, AKeepAliveCarryingLessKeepsTheOneThatAcknowledgedMore) {
     node.keep_alive({{a, 1, a}}, 1200);       // index 4: acknowledges result 1
     node.state().take_released();
     node.keep_alive({{a, 0, a}}, 1300);  // index 5: a late keep-alive, carrying less
-    std::vector<Index> released = node.state().take_released();
+    std::vector<Index> released = indexes_of(node.state().take_released());
     EXPECT_EQ(std::count(released.begin(), released.end(), Index{4}), 0)
         << "index 4 still holds the highest acknowledgement";
     node.keep_alive({{a, 1, a}}, 1400);  // index 6: as much as 4
-    released = node.state().take_released();
+    released = indexes_of(node.state().take_released());
     EXPECT_EQ(std::count(released.begin(), released.end(), Index{4}), 1);
     EXPECT_EQ(std::count(released.begin(), released.end(), Index{5}), 1);
 }
@@ -1044,9 +1051,10 @@ TEST(Releases, AnEntryGoesOnlyOnceEverythingUpToTheOneThatReleasedItIsComplete) 
     EXPECT_TRUE(node.state().take_released().empty()) << "completed up to 3 only";
     EXPECT_EQ(node.state().lowest_pending_release(), 3u);
     node.keep_alive({{b, 1, b}}, 1100);  // 7
-    EXPECT_EQ(node.state().take_released(4), std::vector<Index>{4})
+    EXPECT_EQ(node.state().take_released(4), (std::vector<Release>{{4, 4}}))
         << "this server stored only up to 4: index 3, released at 5, waits";
-    EXPECT_EQ(node.released(), std::vector<Index>{3});
+    EXPECT_EQ(node.state().take_released(), (std::vector<Release>{{3, 5}}))
+        << "counted from the entry that released it";
     EXPECT_EQ(node.state().lowest_pending_release(), std::numeric_limits<Index>::max());
 }
 
@@ -1060,7 +1068,7 @@ TEST(Releases, TheFirstCopyOfAResentCommandGoesNoEarlierThanItsDuplicate) {
     node.run(b, 1, "set", "v2", 1100);  // 4 overwrites 3: released at 4
     node.run(a, 1, "set", "v1", 1200);  // 5: a resent copy of a's sequence 1, a duplicate
     node.keep_alive({{a, 1, a}, {b, 1, b}}, 1300);  // 6
-    std::vector<Index> released = node.state().take_released();
+    std::vector<Index> released = indexes_of(node.state().take_released());
     const auto position = [&](Index index) {
         return std::find(released.begin(), released.end(), index) - released.begin();
     };

@@ -299,8 +299,8 @@ Cluster::Cluster(const RunOptions& options)
     operator_view_ = bootstrap;
     network_.set_faults(plan_.network);
     for (const raft::NodeId id : ids_) {
-        disks_.push_back(
-            std::make_unique<Disk>(bootstrap, Rng(options.seed, "disk", id), plan_.disk));
+        disks_.push_back(std::make_unique<Disk>(bootstrap, Rng(options.seed, "disk", id),
+                                                plan_.disk, plan_.disk_segment_entries));
         nodes_.push_back(std::make_unique<Node>(
             id,
             NodeOptions{plan_.raft, plan_.sessions, plan_.snapshot_every_entries,

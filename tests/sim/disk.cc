@@ -7,8 +7,11 @@
 
 namespace copycat::sim {
 
-Disk::Disk(raft::Configuration bootstrap, Rng rng, DiskTiming timing)
-    : bootstrap_(std::move(bootstrap)), rng_(std::move(rng)), timing_(timing) {}
+Disk::Disk(raft::Configuration bootstrap, Rng rng, DiskTiming timing, uint64_t segment_entries)
+    : bootstrap_(std::move(bootstrap)),
+      rng_(std::move(rng)),
+      timing_(timing),
+      segment_entries_(std::max<uint64_t>(1, segment_entries)) {}
 
 Status Disk::write(raft::PersistOp op, uint64_t now_us) {
     raft::Index last = op.reset_log ? 0 : written_last_index_;
@@ -75,6 +78,10 @@ Disk::CrashLoss Disk::crash(bool torn_tail) {
     }
     stats_.lost_writes += pending_.size();
     pending_.clear();
+    // The logstore's release bits are advisory: gone, and none counts until the next batch.
+    released_.clear();
+    releases_complete_ = false;
+    release_cap_ = session::DiskReleases::no_cap;
     written_last_index_ = last_index();
     return loss;
 }
@@ -87,6 +94,7 @@ void Disk::apply(const raft::PersistOp& op, size_t parts) {
         released_.clear();
         snapshot_.reset();
         first_index_ = 1;
+        sealed_through_ = 0;
     }
     if (parts == 1) return;
     if (op.snapshot) store_snapshot(*op.snapshot);
@@ -99,19 +107,22 @@ void Disk::apply(const raft::PersistOp& op, size_t parts) {
         COPYCAT_ASSERT(index > last_index(),
                        "disk: a durable append that does not continue the log (write() checks)");
         entries_.emplace_hint(entries_.end(), index, op.entries[i]);
+        if (last_index() >= sealed_through_ + segment_entries_) sealed_through_ = last_index();
     }
 }
 
 void Disk::truncate_after(raft::Index index) {
     entries_.erase(entries_.upper_bound(index), entries_.end());
-    released_.erase(released_.upper_bound({index, UINT64_MAX}), released_.end());
+    released_.erase(released_.upper_bound(index), released_.end());
+    sealed_through_ = std::min(sealed_through_, index);
 }
 
 // raft.h: store the snapshot and drop the whole log up to it; what follows it stays (Raft
 // adds a truncation to the op when that must go too).
 void Disk::store_snapshot(const raft::Snapshot& snapshot) {
     entries_.erase(entries_.begin(), entries_.upper_bound(snapshot.index));
-    released_.erase(released_.begin(), released_.upper_bound({snapshot.index, UINT64_MAX}));
+    released_.erase(released_.begin(), released_.upper_bound(snapshot.index));
+    sealed_through_ = std::max(sealed_through_, snapshot.index);
     first_index_ = std::max(first_index_, snapshot.index + 1);
     if (!snapshot_ || snapshot.index > snapshot_->index) snapshot_ = snapshot;
 }
@@ -158,6 +169,7 @@ void Disk::save_snapshot(const raft::Snapshot& snapshot) {
         entries_.clear();
         released_.clear();
         first_index_ = snapshot.index + 1;
+        sealed_through_ = snapshot.index;
     }
     written_last_index_ = std::max(written_last_index_, snapshot.index);
 }
@@ -172,27 +184,32 @@ const raft::Entry* Disk::entry(raft::Index index) const {
     return found == entries_.end() ? nullptr : &found->second;
 }
 
-void Disk::release(const std::vector<std::pair<raft::Index, raft::Term>>& entries,
-                   raft::Index applied_at) {
-    for (const auto& entry : entries) released_.emplace(entry, applied_at);  // the first counts
+void Disk::release(const session::DiskReleases::Batch& batch,
+                   const std::map<raft::Index, raft::Index>& applied_at) {
+    if (batch.reset) released_.clear();
+    for (const raft::Index index : batch.indexes) {
+        if (!holds(index)) continue;
+        auto at = applied_at.find(index);
+        released_.emplace(index, at == applied_at.end() ? 0 : at->second);
+    }
+    release_cap_ = batch.global_cap;
+    releases_complete_ = true;
 }
 
-// As copycat-compactor's major compaction of every durable segment, in one step.
+// As copycat-compactor's compaction of every sealed segment, in one step.
 std::vector<std::pair<raft::Index, raft::Index>> Disk::compact(const compaction::Indexes& indexes) {
     std::vector<std::pair<raft::Index, raft::Index>> removed;
+    if (!releases_complete_) return removed;
+    compaction::Indexes capped = indexes;
+    capped.global = std::min(capped.global, release_cap_);
     const raft::Index last = last_index();
-    // Releases of entries a truncation replaced count for nothing.
-    std::erase_if(released_, [&](const auto& release) {
-        auto it = entries_.find(release.first.first);
-        return it != entries_.end() && it->second.term != release.first.second;
-    });
     auto going = released_.end();
     while (going != released_.begin()) {
-        const auto& [key, applied_at] = *std::prev(going);
-        auto it = entries_.find(key.first);
+        const raft::Index index = std::prev(going)->first;
+        if (index > sealed_through_) break;  // the active segment is never compacted
+        auto it = entries_.find(index);
         if (it == entries_.end()) {
-            if (key.first > last) break;  // not durable yet: it stays, so everything below does
-            --going;                      // gone already (released twice)
+            --going;  // gone already
             continue;
         }
         const raft::Entry& entry = it->second;
@@ -201,13 +218,24 @@ std::vector<std::pair<raft::Index, raft::Index>> Disk::compact(const compaction:
         const raft::Term previous_term =
             it == entries_.begin() ? before_log : std::prev(it)->second.term;
         if (!compaction::may_remove_released(entry.compaction_mode, entry.index, entry.term,
-                                             previous_term, last, indexes)) {
+                                             previous_term, last, capped)) {
             break;
         }
         --going;
     }
+    // As the Raft log: a delete above a released entry that stays, stays.
+    if (going != released_.begin()) {
+        for (auto it = released_.end(); it != going;) {
+            --it;
+            const raft::Entry* held = entry(it->first);
+            if (held != nullptr && compaction::is_delete(held->compaction_mode)) {
+                going = std::next(it);
+                break;
+            }
+        }
+    }
     for (auto r = going; r != released_.end(); ++r) {
-        if (entries_.erase(r->first.first) != 0) removed.push_back({r->first.first, r->second});
+        if (entries_.erase(r->first) != 0) removed.push_back({r->first, r->second});
     }
     released_.erase(going, released_.end());
     return removed;

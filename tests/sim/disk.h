@@ -29,6 +29,7 @@
 #include "common/compaction.h"
 #include "common/status.h"
 #include "consensus/raft/raft.h"
+#include "consensus/session/disk_releases.h"
 #include "tests/sim/random.h"
 
 namespace copycat::sim {
@@ -49,7 +50,8 @@ struct DiskStats {
 
 class Disk {
 public:
-    Disk(raft::Configuration bootstrap, Rng rng, DiskTiming timing);
+    // segment_entries: the active segment is sealed once it holds that many entries.
+    Disk(raft::Configuration bootstrap, Rng rng, DiskTiming timing, uint64_t segment_entries = 1);
 
     // Queues a write; it completes after the ones before it. Refuses (and changes nothing) an
     // op that breaks raft.h's contract: an append that does not continue the written log.
@@ -78,16 +80,20 @@ public:
     // durable log, else the snapshot's, else the bootstrap configuration.
     raft::Configuration configuration() const;
 
-    // Release bits: entries the node's state machine no longer needs, by index and term. A
-    // release counts only for the entry of that term: the disk may still hold an entry a
-    // pending truncation replaces, or not hold the released one yet (it is marked when it is).
-    // applied_at: the node's applied index when it released them (at or after the entry whose
-    // apply released them), which the disk keeps with the bit, across crashes.
-    void release(const std::vector<std::pair<raft::Index, raft::Term>>& entries,
-                 raft::Index applied_at);
-    // Removes durable released entries the rules allow, from the highest down to the first that
-    // must stay (as the Raft core's log: consensus/raft/log.h); returns, for each removed, its
-    // index and the applied index it was released at.
+    // Release bits, as the logstore keeps them: a batch of session::DiskReleases (reset first
+    // if it says so; marks the durable entries it names, unknown indexes skipped; replaces the
+    // cap on the global index). applied_at: for each index, the node's applied index when it
+    // released it, kept with the bit for the invariants. Bits are lost in a crash, and the disk
+    // acts on none until a batch came after it.
+    void release(const session::DiskReleases::Batch& batch,
+                 const std::map<raft::Index, raft::Index>& applied_at);
+    // The end of the sealed part of the log (the logstore's sealed_through): the active
+    // segment, after it, is never compacted.
+    raft::Index sealed_through() const { return sealed_through_; }
+    // Removes durable released entries the rules allow from the sealed part, from the highest
+    // down to the first that must stay (as the Raft core's log: consensus/raft/log.h; a released
+    // entry of the active segment stays, so stops it) with the global index capped as the last
+    // batch said; returns, for each removed, its index and the applied index it was released at.
     std::vector<std::pair<raft::Index, raft::Index>> compact(const compaction::Indexes& indexes);
 
     const raft::HardState& hard_state() const { return hard_state_; }
@@ -130,8 +136,12 @@ private:
     raft::HardState hard_state_;
     std::optional<raft::Snapshot> snapshot_;
     raft::Index first_index_ = 1;
-    std::map<raft::Index, raft::Entry> entries_;  // by index; the gaps are holes
-    std::map<std::pair<raft::Index, raft::Term>, raft::Index> released_;  // -> applied_at
+    std::map<raft::Index, raft::Entry> entries_;   // by index; the gaps are holes
+    std::map<raft::Index, raft::Index> released_;  // -> applied_at
+    bool releases_complete_ = false;               // a batch came since the last crash
+    raft::Index release_cap_ = session::DiskReleases::no_cap;
+    uint64_t segment_entries_ = 1;
+    raft::Index sealed_through_ = 0;
     std::set<std::pair<raft::Term, raft::NodeId>> durable_votes_;
     std::deque<Pending> pending_;
     raft::Index written_last_index_ = 0;  // the log's end once every pending write is done

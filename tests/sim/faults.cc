@@ -224,6 +224,8 @@ FaultPlan draw_fault_plan(uint64_t seed, int nodes, bool unsafe_clock_skew,
     const uint64_t suspend_ticks = compaction_rng.between(50, 600);
     plan.compact_log_every_entries = compaction.memory ? memory_every : 0;
     plan.disk_compact_every_entries = compaction.disk ? disk_every : 0;
+    // Drawn last, so that the draws before it are those of earlier versions of the simulator.
+    plan.disk_segment_entries = compaction_rng.between(1, 40);
     // Sometimes a member silent for a while stops holding the global index back, so that one
     // coming back behind it must reset (Raft::must_reset); else the default hour.
     if ((compaction.memory || compaction.disk) && suspend) {

@@ -114,6 +114,9 @@ struct FaultPlan {
     // applied this many (0: never).
     uint64_t compact_log_every_entries = 0;
     uint64_t disk_compact_every_entries = 0;
+    // A disk's active segment is sealed once it holds this many entries: compaction and the
+    // releases it acts on stop at the sealed part (session::DiskReleases).
+    uint64_t disk_segment_entries = 1;
     uint64_t crash_point_down_max_us = 20'000;
     int weights[fault_kind_count] = {};  // by FaultKind; restart is scheduled, weight unused
     MembershipPlan membership;

@@ -118,6 +118,8 @@ std::unique_ptr<ObservedStateMachine> Node::make_state_machine() const {
 
 void Node::crash() {
     server_.reset();
+    disk_releases_ = session::DiskReleases();
+    release_applied_at_.clear();
     observer_ = nullptr;
     random_.reset();
     executed_sequence_.clear();
@@ -194,6 +196,8 @@ void Node::collect() {
             if (op.reset_log) {
                 effects_.reset = true;
                 disk_compacted_at_ = 0;
+                disk_releases_.clear();
+                release_applied_at_.clear();
             }
             if (op.snapshot) {
                 effects_.installed_snapshot = op.snapshot->index;
@@ -210,12 +214,11 @@ void Node::collect() {
             effects_.events.push_back(std::move(events));
         }
         collect_applied(std::move(output.applied));
-        std::vector<std::pair<raft::Index, raft::Term>> released;
-        for (raft::Index index : output.released) {
-            const std::optional<raft::Term> term = server_->raft().log().term_at(index);
-            if (term) released.push_back({index, *term});
+        for (const session::Release& release : output.released) {
+            release_applied_at_.emplace(release.index, applied_index());
         }
-        disk_.release(released, applied_index());
+        disk_releases_.add(output.released);
+        forward_releases();
         for (raft::Index index : output.compacted) {
             effects_.removed.push_back({index, applied_index()});
         }
@@ -303,12 +306,20 @@ void Node::compact_disk() {
     compaction::Indexes indexes;
     indexes.commit = std::min(server_->raft().commit_index(), applied);
     indexes.minor = server_->state().completed_index();
-    indexes.global = std::min(server_->raft().compaction_global_index(),
-                              server_->state().lowest_pending_release());
+    indexes.global = server_->raft().compaction_global_index();  // the disk caps it
+    forward_releases();
     indexes.snapshot = disk_.snapshot() ? disk_.snapshot()->index : 0;
     for (const auto& [index, released_at] : disk_.compact(indexes)) {
         effects_.removed.push_back({index, released_at});
     }
+}
+
+// What the consensus shell sends its logstore: the releases made in the sealed part of the log
+// (session::DiskReleases).
+void Node::forward_releases() {
+    std::optional<session::DiskReleases::Batch> batch =
+        disk_releases_.take(disk_.sealed_through(), server_->state().lowest_pending_release());
+    if (batch) disk_.release(*batch, release_applied_at_);
 }
 
 void Node::store_snapshot(raft::Snapshot snapshot) {

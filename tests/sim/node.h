@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "consensus/raft/raft.h"
+#include "consensus/session/disk_releases.h"
 #include "consensus/session/session_server.h"
 #include "tests/sim/client_messages.h"
 #include "tests/sim/observer.h"
@@ -154,6 +155,7 @@ private:
     void collect_applied(std::vector<raft::Entry> applied);
     void check_sequences(const raft::Entry& entry, IndexEffects& effects);
     void compact_disk();
+    void forward_releases();
     void store_snapshot(raft::Snapshot snapshot);
     bool hide_event_gap(session::PublishRequest& batch);
     void note_persist(const raft::PersistOp& op);
@@ -177,6 +179,10 @@ private:
     uint64_t next_local_tick_ = 0;  // number of the next tick, in Options::tick_ms
     uint64_t next_tick_us_ = 0;
     raft::Index disk_compacted_at_ = 0;
+    // The releases this incarnation made, on their way to the disk, and the applied index at
+    // which each was made (for the invariants).
+    session::DiskReleases disk_releases_;
+    std::map<raft::Index, raft::Index> release_applied_at_;
     Effects effects_;
 };
 

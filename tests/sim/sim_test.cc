@@ -205,6 +205,13 @@ TEST(SimDisk, RefusesAnAppendThatGoesBackWithoutTruncation) {
     EXPECT_EQ(disk.pending_writes(), 1u);
 }
 
+session::DiskReleases::Batch batch(std::vector<raft::Index> indexes, bool reset = false) {
+    session::DiskReleases::Batch made;
+    made.reset = reset;
+    made.indexes = std::move(indexes);
+    return made;
+}
+
 TEST(SimDisk, TakesHolesAndCompactsReleasedEntries) {
     Disk disk = make_disk();
     std::vector<raft::Entry> entries = {entry(1, 1), entry(4, 1), entry(5, 1)};
@@ -214,15 +221,35 @@ TEST(SimDisk, TakesHolesAndCompactsReleasedEntries) {
     EXPECT_TRUE(disk.covers(2));
     EXPECT_FALSE(disk.holds(2));
     using Removed = std::vector<std::pair<raft::Index, raft::Index>>;
-    disk.release({{5, 1}}, 5);
+    const std::map<raft::Index, raft::Index> at = {{4, 5}, {5, 5}};
+    disk.release(batch({5}, true), at);
     EXPECT_TRUE(disk.compact(compaction::Indexes{5, 5, 0, 0}).empty()) << "the last entry stays";
-    disk.release({{4, 1}}, 5);
+    disk.release(batch({4}), at);
     EXPECT_TRUE(disk.compact(compaction::Indexes{5, 5, 0, 0}).empty())
         << "and so does what was released below it";
     ASSERT_TRUE(disk.write(op(2, {entry(6, 1)}), 0).is_ok());
     disk.sync_due(UINT64_MAX);
     EXPECT_EQ(disk.compact(compaction::Indexes{6, 6, 0, 0}), (Removed{{4, 5}, {5, 5}}));
     EXPECT_EQ(disk.restore().entries.size(), 2u);
+}
+
+TEST(SimDisk, TheActiveSegmentStaysAndACrashLosesTheBits) {
+    Disk disk(make_disk().configuration(), Rng(1, "disk"), DiskTiming{}, /*segment_entries=*/3);
+    std::vector<raft::Entry> entries = {entry(1, 1), entry(2, 1), entry(3, 1), entry(4, 1),
+                                        entry(5, 1)};
+    for (raft::Entry& e : entries) e.compaction_mode = 3;  // RELEASE
+    ASSERT_TRUE(disk.write(op(1, entries), 0).is_ok());
+    disk.sync_due(UINT64_MAX);
+    EXPECT_EQ(disk.sealed_through(), 3u);
+    disk.release(batch({2, 3}, true), {});
+    disk.crash(false);
+    EXPECT_TRUE(disk.compact(compaction::Indexes{5, 5, 0, 0}).empty()) << "bits gone, none yet";
+    disk.release(batch({2, 4}, true), {});
+    EXPECT_TRUE(disk.compact(compaction::Indexes{5, 5, 0, 0}).empty())
+        << "4 is in the active segment: it stays, and so does 2 below it";
+    disk.release(batch({2}, true), {});
+    EXPECT_EQ(disk.compact(compaction::Indexes{5, 5, 0, 0}).size(), 1u);
+    EXPECT_FALSE(disk.holds(2));
 }
 
 TEST(SimDisk, AVoteIsDurableOnlyOnceSynced) {

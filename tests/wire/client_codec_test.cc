@@ -71,6 +71,11 @@ auto fields(const s::SessionsResponse::Item& m) {
                     m.events_pending);
 }
 auto fields(const s::SessionsResponse& m) { return std::tie(m.sessions); }
+auto fields(const s::CompactLogRequest& m) { return std::tie(m.major); }
+auto fields(const s::CompactLogResponse& m) {
+    return std::tie(m.major, m.segments_rewritten, m.segments_replaced, m.entries_removed,
+                    m.reclaimed_bytes, m.duration_seconds);
+}
 auto fields(const s::AdminResponse& m) {
     return std::tie(m.request_id, m.error, m.message, m.leader);
 }
@@ -99,6 +104,7 @@ std::vector<s::AdminRequest> sample_admin_requests() {
                                "tcp://127.0.0.1:7104", 62},
         s::TransferLeadershipRequest{71},
         s::SessionsRequest{},
+        s::CompactLogRequest{true},
     };
 }
 
@@ -134,6 +140,8 @@ std::vector<s::AdminResponse> sample_admin_responses() {
         {2002, s::ErrorCode::bad_request, "no", 132,
          s::MemberChangeResponse{133, sample_members()}},
         {2003, s::ErrorCode::illegal_member_state, "reserve", 134, sessions},
+        {2005, s::ErrorCode::internal_error, "compacted", 136,
+         s::CompactLogResponse{true, 137, 138, 139, 140, 1.5}},
         {2004, s::ErrorCode::unknown_operation, "bare", 135, std::monostate{}},
     };
 }
