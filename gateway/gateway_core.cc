@@ -18,6 +18,9 @@ constexpr uint64_t kStatusPollBit = uint64_t{1} << 63;
 
 bool is_status_poll(uint64_t request_id) { return (request_id & kStatusPollBit) != 0; }
 
+// How long a copycat-ctl compact may wait for its node, as the node waits for its compactor.
+constexpr Micros kCompactionTimeout = std::chrono::minutes(10);
+
 Route route_of(const ClientRequestView& view) {
     switch (view.op) {
         case Op::query_sequential: return Route::sequential;
@@ -127,7 +130,11 @@ PendingRequest* GatewayCore::admit(ClientDirectory::Ref client, const ClientRequ
                    " requests pending; wait for answers before sending more");
         return nullptr;
     }
-    PendingRequest* request = pending_.add(now + options_.request_timeout);
+    // A compaction run takes as long as its log needs: the node answers when it is done (or
+    // after kCompactionTimeout itself).
+    const bool compaction = view.op == Op::admin && view.admin == AdminKind::compact;
+    PendingRequest* request = pending_.add(
+        now + (compaction ? kCompactionTimeout : options_.request_timeout), compaction);
     if (request == nullptr) {
         refuse(client, view, ErrorCode::internal_error,
                "gateway busy: " + std::to_string(pending_.size()) +

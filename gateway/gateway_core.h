@@ -15,7 +15,8 @@
 //    (the leader when none is), and to the leader if the follower cannot serve them.
 //    Requests sent to a node that falls silent or cannot be sent to are sent elsewhere (a
 //    command resent with the same session and sequence applies once).
-//  - A request with no answer within request_timeout is answered timeout and forgotten.
+//  - A request with no answer within request_timeout is answered timeout and forgotten (a
+//    compaction, copycat-ctl compact, within 10 minutes: it answers when its run is done).
 //  - Status polls every status_interval teach node ids, roles, terms and progress.
 //  - Keep-alives are batched (keep_alive_batcher.h); never sent on the gateway's initiative.
 //  - Events (PublishRequest) go to the client whose connection last carried their session;

@@ -8,9 +8,9 @@ PendingTable::PendingTable(size_t capacity) : capacity_(capacity) {
     COPYCAT_ASSERT(capacity > 0 && capacity <= kSlotMask, "pending capacity is 1..2^20-1");
 }
 
-PendingRequest* PendingTable::add(Time deadline) {
+PendingRequest* PendingTable::add(Time deadline, bool long_running) {
     if (live_ >= capacity_) return nullptr;
-    COPYCAT_ASSERT(deadlines_.empty() || deadlines_.back().first <= deadline,
+    COPYCAT_ASSERT(long_running || deadlines_.empty() || deadlines_.back().first <= deadline,
                    "pending deadlines must come in order (time never goes back)");
     uint32_t slot = 0;
     if (free_.empty()) {
@@ -26,7 +26,11 @@ PendingRequest* PendingTable::add(Time deadline) {
     request = PendingRequest{};
     request.bytes = std::move(bytes);
     request.id = (next_serial_++ << kSlotBits) | slot;
-    deadlines_.emplace_back(deadline, request.id);
+    if (long_running) {
+        long_deadlines_.emplace(deadline, request.id);
+    } else {
+        deadlines_.emplace_back(deadline, request.id);
+    }
     ++live_;
     return &request;
 }
@@ -47,12 +51,21 @@ void PendingTable::release(PendingRequest& request) {
 }
 
 PendingRequest* PendingTable::next_expired(Time now) {
-    while (!deadlines_.empty() && deadlines_.front().first <= now) {
-        const uint64_t id = deadlines_.front().second;
-        deadlines_.pop_front();
+    while (true) {
+        const bool usual = !deadlines_.empty() && deadlines_.front().first <= now;
+        const bool long_running = !long_deadlines_.empty() && long_deadlines_.begin()->first <= now;
+        uint64_t id = 0;
+        if (long_running && (!usual || long_deadlines_.begin()->first < deadlines_.front().first)) {
+            id = long_deadlines_.begin()->second;
+            long_deadlines_.erase(long_deadlines_.begin());
+        } else if (usual) {
+            id = deadlines_.front().second;
+            deadlines_.pop_front();
+        } else {
+            return nullptr;
+        }
         if (PendingRequest* request = find(id)) return request;
     }
-    return nullptr;
 }
 
 }  // namespace copycat::gateway

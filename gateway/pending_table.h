@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -57,7 +58,9 @@ public:
     explicit PendingTable(size_t capacity);
 
     // A new request due at `deadline`, with a fresh id; nullptr when the table is full.
-    PendingRequest* add(Time deadline);
+    // Deadlines come in order, except those of `long_running` requests (a compaction), kept
+    // apart.
+    PendingRequest* add(Time deadline, bool long_running = false);
     PendingRequest* find(uint64_t id);
     void release(PendingRequest& request);
     // A request whose deadline is at or before `now` (each once, in deadline order), or
@@ -83,7 +86,8 @@ private:
     size_t capacity_;
     std::deque<PendingRequest> slots_;  // a deque: adding a slot moves no other
     std::vector<uint32_t> free_;
-    std::deque<std::pair<Time, uint64_t>> deadlines_;
+    std::deque<std::pair<Time, uint64_t>> deadlines_;  // in order
+    std::multimap<Time, uint64_t> long_deadlines_;
     uint64_t next_serial_ = 1;
     size_t live_ = 0;
 };

@@ -47,12 +47,14 @@ public:
     explicit Admin(Connection& connection)
         : connection_(connection), deadline_(Clock::now() + connection.globals().command_timeout) {}
 
-    Result<AdminResponse> ask(const session::AdminRequest& request, NodeId node) {
+    // waiting: how long one answer may take (0: the dial timeout).
+    Result<AdminResponse> ask(const session::AdminRequest& request, NodeId node,
+                              std::chrono::milliseconds waiting = {}) {
         Result<client::Runtime*> runtime = connection_.runtime();
         if (!runtime.is_ok()) return runtime.status();
         while (true) {
-            Result<AdminResponse> response = (*runtime)->admin(request, node);
-            if (!response.is_ok()) return unanswered(response.status(), node);
+            Result<AdminResponse> response = (*runtime)->admin(request, node, waiting);
+            if (!response.is_ok()) return unanswered(response.status(), node, waiting);
             const bool retry = response->error == session::ErrorCode::no_leader && node == 0;
             if (!retry || Clock::now() + kRetryPause > deadline_) {
                 COPYCAT_RETURN_IF_ERROR(response_status(*response));
@@ -63,8 +65,9 @@ public:
     }
 
     template <typename Body>
-    Result<Body> ask_for(const session::AdminRequest& request, NodeId node) {
-        Result<AdminResponse> response = ask(request, node);
+    Result<Body> ask_for(const session::AdminRequest& request, NodeId node,
+                         std::chrono::milliseconds waiting = {}) {
+        Result<AdminResponse> response = ask(request, node, waiting);
         if (!response.is_ok()) return response.status();
         if (const Body* body = std::get_if<Body>(&response->body)) return *body;
         return Status(StatusCode::unavailable,
@@ -77,16 +80,20 @@ public:
     }
 
     bool expired() const { return Clock::now() >= deadline_; }
+    std::chrono::milliseconds command_timeout() const {
+        return connection_.globals().command_timeout;
+    }
 
 private:
     // Node 0 is whoever the gateway picks: silence means the gateway. A node named by id that
     // stays silent is that node (the gateway answered the first question).
-    Status unanswered(const Status& status, NodeId node) const {
+    Status unanswered(const Status& status, NodeId node, std::chrono::milliseconds waiting) const {
         if (node == 0) return Status(status.code(), connection_.explain(status));
         const std::string& why = status.message();
         const bool silent = status.code() == StatusCode::unavailable;
+        const auto waited = waiting.count() > 0 ? waiting : connection_.globals().dial_timeout;
         return Status(status.code(), "node " + std::to_string(node) + " did not answer within " +
-                                         format_duration(connection_.globals().dial_timeout) +
+                                         format_duration(waited) +
                                          (silent ? "" : " (" + why + ")"));
     }
 
@@ -203,7 +210,7 @@ Result<Outcome> compact(Admin& admin, const Command& command) {
         CompactReport report;
         report.node_id = id;
         Result<session::CompactLogResponse> done = admin.ask_for<session::CompactLogResponse>(
-            session::CompactLogRequest{command.flags.major}, id);
+            session::CompactLogRequest{command.flags.major}, id, admin.command_timeout());
         if (done.is_ok()) {
             report.done = *done;
         } else {

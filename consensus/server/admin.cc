@@ -98,12 +98,11 @@ std::optional<session::AdminResponse> ConsensusServer::compact_now(session::Conn
                                                                    uint64_t request_id,
                                                                    bool major) {
     const uint64_t id = compactor_.next_request_id();
-    Status sent = compactor_.send(logstore::make_compact(id, major));
-    if (!sent.is_ok()) {
+    if (!compactor_.send(logstore::make_compact(id, major)).is_ok()) {
         return compaction_error(request_id, session::ErrorCode::internal_error,
                                 "the compactor of node " + std::to_string(options_.node_id) + " (" +
                                     options_.compactor_endpoint +
-                                    ") does not take requests (is it running?): " + sent.message());
+                                    ") does not take requests: is it running?");
     }
     compactions_[id] = {connection, request_id, std::chrono::steady_clock::now()};
     log::info("compaction asked of the compactor", {{"major", major}, {"request", id}});

@@ -59,7 +59,7 @@ ConsensusServer::ConsensusServer(const ServerOptions& options, Metrics& metrics)
       peers_(context_, options.node_id, options.cluster_name, metrics),
       clients_(context_, metrics),
       // Asked only for copycat-ctl compact: a compactor that is not there fails that, at once.
-      compactor_(context_, options.compactor_endpoint, std::chrono::milliseconds(100),
+      compactor_(context_, options.compactor_endpoint, std::chrono::milliseconds(0),
                  "consensus-" + std::to_string(options.node_id)),
       wall_at_start_ms_(wall_clock_ms()),
       steady_at_start_(std::chrono::steady_clock::now()) {}

@@ -32,6 +32,7 @@
 #include "consensus/statemachine/resources/ops.h"
 #include "tests/sim/history.h"
 #include "tests/sim/linearizability.h"
+#include "tests/support/built_cluster.h"
 #include "tests/support/consensus_cluster.h"
 #include "tests/support/operations.h"
 
@@ -407,9 +408,7 @@ private:
 class LinearizabilityTest : public ::testing::Test {
 protected:
     static ClusterOptions cluster_options() {
-        ClusterOptions options;
-        options.logstore_binary = COPYCAT_LOGSTORE_BINARY;
-        options.consensus_binary = COPYCAT_CONSENSUS_BINARY;
+        ClusterOptions options = built_cluster_options();
         // Tolerant of a loaded two-core machine: fewer elections that nobody asked for.
         options.election_timeout = "500ms";
         options.heartbeat_interval = "100ms";

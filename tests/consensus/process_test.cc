@@ -20,6 +20,7 @@
 #include "consensus/statemachine/resources/ops.h"
 #include "consensus/wire/client_codec.h"
 #include "consensus/wire/peer_codec.h"
+#include "tests/support/built_cluster.h"
 #include "tests/support/consensus_cluster.h"
 #include "tests/support/operations.h"
 #include "tests/support/subprocess.h"
@@ -106,9 +107,7 @@ private:
 class ConsensusProcessTest : public ::testing::Test {
 protected:
     static ClusterOptions cluster_options() {
-        ClusterOptions options;
-        options.logstore_binary = COPYCAT_LOGSTORE_BINARY;
-        options.consensus_binary = COPYCAT_CONSENSUS_BINARY;
+        ClusterOptions options = built_cluster_options();
         return options;
     }
     ConsensusProcessTest() : cluster_(cluster_options()) {}
@@ -669,9 +668,7 @@ TEST(FsyncFailureProcessTest, AFailedFdatasyncStopsTheNodeAndLosesNothingAcknowl
     if (!std::filesystem::exists(kStracePath)) {
         GTEST_SKIP() << "strace missing: run ops/install-deps";
     }
-    ClusterOptions options;
-    options.logstore_binary = COPYCAT_LOGSTORE_BINARY;
-    options.consensus_binary = COPYCAT_CONSENSUS_BINARY;
+    ClusterOptions options = built_cluster_options();
     options.logstore_wrappers[1] = failing_fdatasync_wrapper(60);
     ProcessCluster cluster(options);
     cluster.start_all();

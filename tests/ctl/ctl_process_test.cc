@@ -12,12 +12,12 @@
 #include <signal.h>
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "tests/ctl/ctl_runner.h"
+#include "tests/support/built_cluster.h"
 #include "tests/support/consensus_cluster.h"
 #include "tests/support/subprocess.h"
 
@@ -27,98 +27,15 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-struct CtlResult {
-    int exit_code = -1;
-    std::string out;
-    std::string err;
-    std::chrono::milliseconds took{0};
-};
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> lines;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) lines.push_back(line);
-    return lines;
-}
-
-// copycat-ctl with its stdin from a file and stdout and stderr kept apart (through sh).
-class Ctl {
-public:
-    explicit Ctl(std::string endpoint) : endpoint_(std::move(endpoint)) {}
-
-    std::vector<std::string> argv(const std::vector<std::string>& args, const std::string& input) {
-        const std::string id = std::to_string(++runs_);
-        const std::string in = scratch_.path() + "/in." + id;
-        std::ofstream(in) << input;
-        last_err_ = scratch_.path() + "/err." + id;
-        last_out_ = scratch_.path() + "/out." + id;
-        std::vector<std::string> argv = {
-            "/bin/sh",          "-c",          "exec \"$0\" \"$@\" <\"$IN\" 2>\"$ERR\"",
-            COPYCAT_CTL_BINARY, "--endpoints", endpoint_,
-            "--dial-timeout",   "5s"};
-        argv.insert(argv.end(), args.begin(), args.end());
-        // sh reads IN and ERR from its environment: set for this child only via env(1).
-        argv.insert(argv.begin(), {"/usr/bin/env", "IN=" + in, "ERR=" + last_err_});
-        return argv;
-    }
-
-    CtlResult run(const std::vector<std::string>& args, const std::string& input = "",
-                  std::chrono::milliseconds timeout = 60s) {
-        const auto start = Clock::now();
-        std::vector<std::string> command = argv(args, input);
-        auto process = Subprocess::start(command, last_out_);
-        EXPECT_TRUE(process.is_ok());
-        CtlResult result;
-        if (!process.is_ok()) return result;
-        result.exit_code = process->wait(timeout);
-        result.took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-        result.out = read_file(last_out_);
-        result.err = read_file(last_err_);
-        return result;
-    }
-
-    // A copycat-ctl left running (watch, lock, elect); its stdout is output(), stderr err().
-    Subprocess start(const std::vector<std::string>& args) {
-        std::vector<std::string> command = argv(args, "");
-        auto process = Subprocess::start(command, last_out_);
-        EXPECT_TRUE(process.is_ok());
-        return std::move(process).value();
-    }
-    std::string last_err_path() const { return last_err_; }
-    const std::string& scratch() const { return scratch_.path(); }
-
-private:
-    std::string endpoint_;
-    TempDir scratch_;
-    int runs_ = 0;
-    std::string last_err_;
-    std::string last_out_;
-};
-
-std::string describe(const CtlResult& result) {
-    return "exit " + std::to_string(result.exit_code) + "\nstdout:\n" + result.out + "stderr:\n" +
-           result.err;
-}
-
 class CtlProcess : public ::testing::Test {
 protected:
     void SetUp() override {
-        ClusterOptions options;
-        options.logstore_binary = COPYCAT_LOGSTORE_BINARY;
-        options.consensus_binary = COPYCAT_CONSENSUS_BINARY;
-        options.gateway_binary = COPYCAT_GATEWAY_BINARY;
+        ClusterOptions options = built_cluster_options();
         options.session_timeout = "2s";
         cluster_ = std::make_unique<ProcessCluster>(options);
         cluster_->start_all();
         cluster_->start_gateway(1);
-        ctl_ = std::make_unique<Ctl>(cluster_->gateway_endpoint(1));
+        ctl_ = std::make_unique<Ctl>(COPYCAT_CTL_BINARY, cluster_->gateway_endpoint(1));
         // Ready when every node answers through the gateway and knows the leader.
         CtlResult health;
         const bool ready = eventually(
@@ -325,7 +242,7 @@ TEST_F(CtlProcess, SilentLockHolderLosesTheLockToTheNextWaiterAfterItsSessionTim
 TEST(CtlProcessNoCluster, UnreachableGatewayFailsWithinTheDialTimeout) {
     TempDir nowhere;
     const std::string endpoint = "ipc://" + nowhere.path() + "/no-gateway.sock";
-    Ctl ctl(endpoint);
+    Ctl ctl(COPYCAT_CTL_BINARY, endpoint);
     CtlResult result = ctl.run({"get", "k", "--dial-timeout", "1s"});
     EXPECT_EQ(result.exit_code, 1) << describe(result);
     EXPECT_NE(result.err.find("cannot reach a gateway at " + endpoint), std::string::npos)
@@ -337,7 +254,7 @@ TEST(CtlProcessNoCluster, UnreachableGatewayFailsWithinTheDialTimeout) {
 }
 
 TEST(CtlProcessNoCluster, UnknownCommandsAndFlagsExitTwoWithUsage) {
-    Ctl ctl("ipc:///nonexistent");
+    Ctl ctl(COPYCAT_CTL_BINARY, "ipc:///nonexistent");
     CtlResult unknown = ctl.run({"frobnicate"});
     EXPECT_EQ(unknown.exit_code, 2);
     EXPECT_NE(unknown.err.find("unknown command 'frobnicate'"), std::string::npos);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "client/resources.h"
+#include "tests/support/built_cluster.h"
 #include "tests/support/consensus_cluster.h"
 #include "tests/support/operations.h"
 
@@ -43,10 +44,7 @@ private:
 class ResourcesProcess : public ::testing::Test {
 protected:
     void SetUp() override {
-        ClusterOptions options;
-        options.logstore_binary = COPYCAT_LOGSTORE_BINARY;
-        options.consensus_binary = COPYCAT_CONSENSUS_BINARY;
-        options.gateway_binary = COPYCAT_GATEWAY_BINARY;
+        ClusterOptions options = built_cluster_options();
         options.session_timeout = "2s";
         cluster_ = std::make_unique<ProcessCluster>(options);
         cluster_->start_all();

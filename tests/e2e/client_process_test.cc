@@ -21,6 +21,7 @@
 
 #include "client/client.h"
 #include "consensus/statemachine/resources/ops.h"
+#include "tests/support/built_cluster.h"
 #include "tests/support/consensus_cluster.h"
 #include "tests/support/operations.h"
 
@@ -33,10 +34,7 @@ using client::ClientOptions;
 using session::Consistency;
 
 ClusterOptions cluster_options() {
-    ClusterOptions options;
-    options.logstore_binary = COPYCAT_LOGSTORE_BINARY;
-    options.consensus_binary = COPYCAT_CONSENSUS_BINARY;
-    options.gateway_binary = COPYCAT_GATEWAY_BINARY;
+    ClusterOptions options = built_cluster_options();
     options.election_timeout = "300ms";
     options.heartbeat_interval = "50ms";
     options.session_timeout = "5s";

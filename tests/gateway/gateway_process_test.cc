@@ -19,6 +19,7 @@
 #include "consensus/statemachine/resources/ops.h"
 #include "consensus/wire/client_codec.h"
 #include "schemas/client_generated.h"
+#include "tests/support/built_cluster.h"
 #include "tests/support/consensus_cluster.h"
 #include "tests/support/http_get.h"
 #include "tests/support/operations.h"
@@ -36,10 +37,7 @@ using statemachine::make_operation;
 class GatewayProcessTest : public ::testing::Test {
 protected:
     static ClusterOptions cluster_options() {
-        ClusterOptions options;
-        options.logstore_binary = COPYCAT_LOGSTORE_BINARY;
-        options.consensus_binary = COPYCAT_CONSENSUS_BINARY;
-        options.gateway_binary = COPYCAT_GATEWAY_BINARY;
+        ClusterOptions options = built_cluster_options();
         return options;
     }
     GatewayProcessTest() : cluster_(cluster_options()) {}

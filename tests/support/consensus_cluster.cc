@@ -66,9 +66,14 @@ void ProcessCluster::start_node(int n, const std::vector<std::string>& join_endp
         command.insert(command.end(), {options_.logstore_binary, "--node-id", std::to_string(n),
                                        "--data-dir", data_dir(n), "--listen", logstore_endpoint,
                                        "--http", "127.0.0.1:0", "--log-format", "text"});
+        command.insert(command.end(), options_.logstore_flags.begin(),
+                       options_.logstore_flags.end());
         Result<Subprocess> logstore =
             Subprocess::start(command, directory_ + "/logstore-" + std::to_string(n) + ".out");
         node.logstore.emplace(std::move(logstore.value()));
+    }
+    if (!options_.compactor_binary.empty() && (!node.compactor || !node.compactor->running())) {
+        start_compactor(n);
     }
     std::vector<std::string> argv = {options_.consensus_binary,
                                      "--node-id",
@@ -107,6 +112,25 @@ void ProcessCluster::start_node(int n, const std::vector<std::string>& join_endp
     node.consensus.emplace(std::move(consensus.value()));
 }
 
+// On the defaults of its data directory: it reaches the logstore at <data-dir>/logstore.sock
+// and listens at <data-dir>/compactor.sock, where copycat-consensus asks by default.
+void ProcessCluster::start_compactor(int n) {
+    Node& node = nodes_[n];
+    std::vector<std::string> argv = {options_.compactor_binary,
+                                     "--node-id",
+                                     std::to_string(n),
+                                     "--data-dir",
+                                     data_dir(n),
+                                     "--http",
+                                     "127.0.0.1:0",
+                                     "--log-format",
+                                     "text"};
+    argv.insert(argv.end(), options_.compactor_flags.begin(), options_.compactor_flags.end());
+    Result<Subprocess> compactor =
+        Subprocess::start(argv, directory_ + "/compactor-" + std::to_string(n) + ".out");
+    node.compactor.emplace(std::move(compactor.value()));
+}
+
 void ProcessCluster::start_all() {
     for (int n = 1; n <= options_.nodes; ++n) start_node(n);
 }
@@ -114,12 +138,14 @@ void ProcessCluster::start_all() {
 void ProcessCluster::kill_node(int n) {
     Node& node = nodes_[n];
     if (node.consensus) node.consensus->kill_now();
+    if (node.compactor) node.compactor->kill_now();
     if (node.logstore) {
         // A wrapper (strace) would leave the logstore it runs behind: kill that first.
         for (pid_t child : node.logstore->children()) ::kill(child, SIGKILL);
         node.logstore->kill_now();
     }
     node.consensus.reset();
+    node.compactor.reset();
     node.logstore.reset();
 }
 
@@ -131,12 +157,20 @@ void ProcessCluster::kill_consensus(int n) {
 
 void ProcessCluster::stop_node(int n) {
     Node& node = nodes_[n];
-    for (std::optional<Subprocess>* process : {&node.consensus, &node.logstore}) {
+    for (std::optional<Subprocess>* process : {&node.consensus, &node.compactor, &node.logstore}) {
         if (!*process) continue;
         (*process)->signal(SIGTERM);
         if ((*process)->wait(10s) < 0) (*process)->kill_now();
         process->reset();
     }
+}
+
+void ProcessCluster::stop_compactor(int n) {
+    Node& node = nodes_[n];
+    if (!node.compactor) return;
+    node.compactor->signal(SIGTERM);
+    if (node.compactor->wait(10s) < 0) node.compactor->kill_now();
+    node.compactor.reset();
 }
 
 void ProcessCluster::pause_consensus(int n) {

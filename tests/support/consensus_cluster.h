@@ -1,6 +1,7 @@
 // Real copycat clusters for process-level tests and benchmarks: each node is a copycat-logstore
-// and a copycat-consensus process on their own data directory, talking over ipc:// sockets in
-// a temporary directory (no ports to collide with tests running in parallel; HTTP on port 0).
+// and a copycat-consensus process (and, when asked for, a copycat-compactor) on their own data
+// directory, talking over ipc:// sockets in a temporary directory (no ports to collide with
+// tests running in parallel; HTTP on port 0).
 // Processes are stopped by pid (kill -9 or SIGTERM), restarted, or started on a wiped
 // directory. Gateways (copycat-gateway) can be put in front of the nodes, on ipc:// too.
 //
@@ -40,6 +41,13 @@ struct ClusterOptions {
     std::string gateway_binary;  // for start_gateway()
     // Added to every consensus process's command line (e.g. --snapshot-every-entries 50).
     std::vector<std::string> consensus_flags;
+    // Added to every logstore process's command line (e.g. --segment-max-bytes 65536).
+    std::vector<std::string> logstore_flags;
+    // When set, each node also runs a copycat-compactor (as ops/run does), on the default
+    // sockets of its data directory, where its consensus process asks it for runs
+    // (copycat-ctl compact); `compactor_flags` are added to its command line.
+    std::string compactor_binary;
+    std::vector<std::string> compactor_flags;
 };
 
 class ProcessCluster {
@@ -47,13 +55,16 @@ public:
     explicit ProcessCluster(ClusterOptions options);
     ~ProcessCluster();
 
-    // Starts node n's logstore and consensus (1-based). A node with stored state restarts from
-    // it; a new one bootstraps from the initial cluster, or joins through join_endpoints.
+    // Starts node n's logstore, compactor (with compactor_binary) and consensus (1-based); a
+    // logstore or compactor still running is kept. A node with stored state restarts from it; a
+    // new one bootstraps from the initial cluster, or joins through join_endpoints.
     void start_node(int n, const std::vector<std::string>& join_endpoints = {});
     void start_all();
-    void kill_node(int n);       // SIGKILL both processes
+    void kill_node(int n);       // SIGKILL every process of the node
     void kill_consensus(int n);  // SIGKILL the consensus process only
-    void stop_node(int n);       // SIGTERM, wait
+    void stop_node(int n);       // SIGTERM (consensus, compactor, then logstore), wait
+    // SIGTERM node n's compactor and wait (SIGKILL if it has not exited within 10 s).
+    void stop_compactor(int n);
     // SIGSTOP / SIGCONT the consensus process (a stalled server: GC pause, swapped out, a VM
     // frozen); its logstore keeps running. A paused node is still killed by the destructor.
     void pause_consensus(int n);
@@ -86,11 +97,13 @@ public:
 private:
     struct Node {
         std::optional<Subprocess> logstore;
+        std::optional<Subprocess> compactor;
         std::optional<Subprocess> consensus;
         int starts = 0;
     };
 
     std::string initial_cluster() const;
+    void start_compactor(int n);
 
     ClusterOptions options_;
     std::unique_ptr<TempDir> temp_;
