@@ -171,7 +171,12 @@ struct Runtime::Impl {
         SocketOptions socket_options;
         socket_options.send_high_water_mark = 100'000;
         socket_options.receive_high_water_mark = 100'000;
+        monitor.reset();
         dealer.emplace(make_dealer(context, "client-" + random_hex(16), socket_options));
+        if (options.curve) {
+            make_curve_client(*dealer, *options.curve);
+            monitor.emplace(context, *dealer);
+        }
         dealer->connect(current_gateway());
         outbox.clear();
         unsendable_since.reset();
@@ -302,7 +307,8 @@ struct Runtime::Impl {
         const std::string limit = std::to_string(options.dial_timeout.count()) + "ms";
         if (last_receive_ms.load() < slot.created_ms) {
             return Status(StatusCode::unavailable,
-                          "no answer from a gateway at " + current_gateway() + " within " + limit);
+                          "no answer from a gateway at " + current_gateway() + " within " + limit +
+                              (handshake_failure.empty() ? "" : "; " + handshake_failure));
         }
         return Status(StatusCode::timeout, "the gateway at " + current_gateway() +
                                                " answered, but no session opened within " + limit +
@@ -370,6 +376,9 @@ struct Runtime::Impl {
     void on_message(wire::AdminRequestMessage&) {}
 
     void tick_due() {
+        if (monitor) {
+            for (std::string& failure : monitor->take_failures()) handshake_failure = failure;
+        }
         const uint64_t now = now_ms();
         for (auto& [id, slot] : slots) {
             if (slot.deadline_ms && *slot.deadline_ms <= now) {
@@ -423,6 +432,8 @@ struct Runtime::Impl {
     mutable std::mutex gateway_mutex;  // `current`, read by other threads
     zmq::context_t context{1};
     std::optional<zmq::socket_t> dealer;
+    std::optional<HandshakeMonitor> monitor;  // of the dealer, with CURVE
+    std::string handshake_failure;            // the last the monitor told
     std::deque<std::vector<uint8_t>> outbox;  // waiting for the gateway connection
     std::optional<Clock::time_point> unsendable_since;
     Clock::time_point last_switch{};
@@ -447,6 +458,7 @@ struct Runtime::Impl {
 
 Result<std::shared_ptr<Runtime>> Runtime::start(ClientOptions options) {
     if (options.endpoints.empty()) return invalid_argument("no gateway endpoints given");
+
     for (const std::string& endpoint : options.endpoints) {
         if (endpoint.find("://") == std::string::npos) {
             return invalid_argument("'" + endpoint +

@@ -30,10 +30,12 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "client/session_core.h"
+#include "common/curve.h"
 #include "common/status.h"
 #include "consensus/session/protocol.h"
 #include "consensus/statemachine/operation.h"
@@ -61,6 +63,9 @@ struct ClientOptions {
     GatewaySelection selection = GatewaySelection::any;
     ConnectionStrategy connection = ConnectionStrategy::once;
     RecoveryStrategy recovery = RecoveryStrategy::close;
+    // CURVE (common/curve.h): this client's key pair and the gateways' public key (every
+    // gateway of a cluster shares one). Off when unset.
+    std::optional<CurveClient> curve;
 };
 
 // The outcome of an operation: the state machine's output, or an error (for commands,

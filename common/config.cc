@@ -196,6 +196,33 @@ std::vector<std::pair<std::string, std::string>> effective_config_fields(
     return fields;
 }
 
+Result<std::vector<NamedEndpoint>> parse_named_endpoints(std::string_view text,
+                                                         std::string_view flag) {
+    std::vector<NamedEndpoint> endpoints;
+    for (const std::string& item : split_list(text)) {
+        const size_t equals = item.find('=');
+        const size_t scheme = item.find("://");
+        if (equals == std::string::npos || (scheme != std::string::npos && equals > scheme)) {
+            endpoints.push_back({0, item});
+            continue;
+        }
+        const std::string id = item.substr(0, equals);
+        if (id.empty() || id.size() > 18 ||
+            id.find_first_not_of("0123456789") != std::string::npos || std::stoull(id) == 0 ||
+            equals + 1 == item.size()) {
+            return invalid_argument(std::string(flag) + ": '" + item +
+                                    "' is neither ENDPOINT nor ID=ENDPOINT (e.g. "
+                                    "2=tcp://127.0.0.1:7202)");
+        }
+        endpoints.push_back({std::stoull(id), item.substr(equals + 1)});
+    }
+    return endpoints;
+}
+
+std::string text_or_empty(const po::variables_map& variables, const char* name) {
+    return variables.count(name) ? variables[name].as<std::string>() : std::string();
+}
+
 std::vector<std::string> split_list(std::string_view text) {
     std::vector<std::string> items;
     size_t start = 0;

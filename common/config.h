@@ -26,6 +26,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/status.h"
+
 namespace copycat {
 
 namespace po = boost::program_options;
@@ -61,6 +63,19 @@ ParseOutcome parse_config(int argc, const char* const argv[],
 // The items of a comma-separated flag value ("a, b,,c" -> a, b, c): spaces around an item are
 // trimmed and empty items dropped.
 std::vector<std::string> split_list(std::string_view text);
+
+// An item of a list of node endpoints: "ENDPOINT", or "ID=ENDPOINT" naming the node (id 0 when
+// not named). With CURVE, a connection to a node needs its public key, found by its id.
+struct NamedEndpoint {
+    uint64_t id = 0;
+    std::string endpoint;
+};
+// The items of `text` (comma separated); `flag` names the flag in errors.
+Result<std::vector<NamedEndpoint>> parse_named_endpoints(std::string_view text,
+                                                         std::string_view flag);
+
+// The text of a string flag, or "" when it was not given.
+std::string text_or_empty(const po::variables_map& variables, const char* name);
 
 // "data-dir" -> "COPYCAT_DATA_DIR".
 std::string environment_variable_for(std::string_view option_name);

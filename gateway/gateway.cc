@@ -66,7 +66,9 @@ bool receive_routed(zmq::socket_t& router, zmq::message_t& routing_id, zmq::mess
 Gateway::Gateway(const GatewayConfig& config, Metrics& metrics)
     : config_(config),
       router_(make_router(context_, client_socket_options())),
-      metrics_(metrics, config.core.node_endpoints) {}
+      metrics_(metrics, config.core.node_endpoints),
+      zap_(context_, metrics),
+      handshake_failures_(handshake_failures_family(metrics)) {}
 
 Gateway::~Gateway() = default;
 
@@ -78,7 +80,45 @@ Result<std::unique_ptr<Gateway>> Gateway::start(const GatewayConfig& config, Met
     return gateway;
 }
 
+Status validate_curve(const GatewayConfig& config) {
+    const bool lists = config.curve_node_keys || config.curve_client_keys;
+    if (!config.curve_key) {
+        if (!lists) return Status::ok();
+        return invalid_argument(
+            "--curve-node-keys and --curve-client-keys need this gateway's key pair: "
+            "--curve-key (copycat-ctl keygen gateway makes one)");
+    }
+    if (!lists) {
+        return invalid_argument(
+            "--curve-key switches nothing on alone: add --curve-node-keys (links to the nodes) "
+            "and/or --curve-client-keys (the client endpoint)");
+    }
+    if (!config.curve_node_keys) return Status::ok();
+    for (size_t i = 0; i < config.core.node_endpoints.size(); ++i) {
+        const uint64_t id = i < config.node_ids.size() ? config.node_ids[i] : 0;
+        if (id == 0) {
+            return invalid_argument(
+                "with --curve-node-keys, each --nodes endpoint names its node, ID=ENDPOINT (e.g. "
+                "1=tcp://10.0.0.1:7201), to find its key: '" +
+                config.core.node_endpoints[i] + "' does not");
+        }
+        if (config.curve_node_keys->find(node_key_name(id)) == nullptr) {
+            return invalid_argument("--curve-node-keys lists no key for " + node_key_name(id));
+        }
+    }
+    return Status::ok();
+}
+
+// With CURVE on the client endpoint, the ZAP handler is bound before it listens: without it
+// ZeroMQ would admit every key.
 Status Gateway::connect() {
+    if (config_.curve_client_keys) {
+        COPYCAT_RETURN_IF_ERROR(zap_.bind());
+        zap_bound_ = true;
+        const CurveServer link{*config_.curve_key, *config_.curve_client_keys, "clients"};
+        zap_.admit(link);
+        make_curve_server(router_, link);
+    }
     try {
         router_.bind(config_.listen);
     } catch (const zmq::error_t& e) {
@@ -86,8 +126,15 @@ Status Gateway::connect() {
                       "cannot listen for clients on " + config_.listen + ": " + e.what());
     }
     const std::string routing_id = dealer_routing_id(config_.id);
-    for (const std::string& endpoint : config_.core.node_endpoints) {
+    for (size_t i = 0; i < config_.core.node_endpoints.size(); ++i) {
+        const std::string& endpoint = config_.core.node_endpoints[i];
         dealers_.push_back(make_dealer(context_, routing_id, node_socket_options()));
+        if (config_.curve_node_keys) {
+            const std::string& key = *config_.curve_node_keys->find(
+                node_key_name(config_.node_ids[i]));  // validate_curve() checked it is there
+            make_curve_client(dealers_.back(), CurveClient{*config_.curve_key, key});
+            monitors_.push_back(std::make_unique<HandshakeMonitor>(context_, dealers_.back()));
+        }
         try {
             dealers_.back().connect(endpoint);
         } catch (const zmq::error_t& e) {
@@ -98,6 +145,7 @@ Status Gateway::connect() {
 }
 
 void Gateway::attach(EventLoop& loop) {
+    if (zap_bound_) loop.add_socket(zap_.socket(), [this] { zap_.on_readable(); });
     loop.add_socket(router_, [this] { on_client_readable(); });
     for (size_t node = 0; node < dealers_.size(); ++node) {
         loop.add_socket(dealers_[node], [this, node] { on_node_readable(node); });
@@ -130,6 +178,10 @@ void Gateway::on_node_readable(size_t node) {
 void Gateway::on_tick() { core_->on_tick(steady_now()); }
 
 void Gateway::on_housekeeping() {
+    for (size_t node = 0; node < monitors_.size(); ++node) {
+        report_handshake_failures(*monitors_[node], handshake_failures_, "gateways",
+                                  node_key_name(config_.node_ids[node]));
+    }
     metrics_.sync(*core_);
     leader_known_ = core_->cluster().leader().has_value();
     log_changes();

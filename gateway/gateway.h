@@ -20,9 +20,11 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "common/curve.h"
 #include "common/event_loop.h"
 #include "common/metrics.h"
 #include "common/status.h"
@@ -36,7 +38,19 @@ struct GatewayConfig {
     std::string listen;  // the endpoint clients connect to
     std::string http;    // host:port for /metrics, /livez, /readyz
     GatewayOptions core;
+    // The node id of each of core.node_endpoints where given (ID=ENDPOINT; else 0).
+    std::vector<uint64_t> node_ids;
+    // CURVE (common/curve.h), off unless curve_key is set: with curve_node_keys the links to
+    // the nodes are encrypted (each node's key found as node-<id>); with curve_client_keys
+    // clients must connect with CURVE and only those keys get in.
+    std::optional<CurveKeyPair> curve_key;
+    std::optional<CurvePublicKeys> curve_node_keys;
+    std::optional<CurvePublicKeys> curve_client_keys;
 };
+
+// The CURVE settings go together: a key with a list, a list with a key, a node id and a key
+// for every node when the node links are secured.
+Status validate_curve(const GatewayConfig& config);
 
 class Gateway final : private GatewayOutput {
 public:
@@ -71,6 +85,10 @@ private:
     zmq::socket_t router_;
     std::vector<zmq::socket_t> dealers_;
     GatewayMetrics metrics_;
+    ZapHandler zap_;  // bound only with curve_client_keys
+    bool zap_bound_ = false;
+    std::vector<std::unique_ptr<HandshakeMonitor>> monitors_;  // of dealers_, with CURVE
+    prometheus::Family<prometheus::Counter>& handshake_failures_;
     std::unique_ptr<GatewayCore> core_;
     // Reused for every message received: no allocation per message for small frames.
     zmq::message_t routing_id_;

@@ -37,7 +37,8 @@ po::options_description options_description() {
     add("nodes",
         po::value<std::string>()->default_value(
             "tcp://127.0.0.1:7201,tcp://127.0.0.1:7202,tcp://127.0.0.1:7203"),
-        "the nodes' client endpoints, comma separated");
+        "the nodes' client endpoints, comma separated (ID=ENDPOINT names the node, which "
+        "--curve-node-keys needs)");
     add("http", po::value<std::string>(),
         "host:port for /metrics, /livez, /readyz (default 127.0.0.1:<9000+g-1>)");
     add("request-timeout",
@@ -51,6 +52,14 @@ po::options_description options_description() {
         "how often each node is asked for its status (silent for two: unreachable)");
     add("max-follower-lag", po::value<uint64_t>()->default_value(1000),
         "sequential reads go to followers at most this many entries behind the leader's commit");
+    add("curve-key", po::value<std::string>(),
+        "this gateway's CURVE key pair file (copycat-ctl keygen gateway); every replica may "
+        "share it");
+    add("curve-node-keys", po::value<std::string>(),
+        "public keys of the nodes, NAME KEY a line named node-<id>: the links to the nodes "
+        "use CURVE");
+    add("curve-client-keys", po::value<std::string>(),
+        "public keys of the clients: the client endpoint uses CURVE and admits only these");
     o.add(logging_options());
     return o;
 }
@@ -85,7 +94,16 @@ Result<GatewayConfig> gateway_config(const po::variables_map& vm) {
                                        : "tcp://127.0.0.1:" + std::to_string(7000 + g - 1);
     config.http = vm.count("http") ? vm["http"].as<std::string>()
                                    : "127.0.0.1:" + std::to_string(9000 + g - 1);
-    config.core.node_endpoints = split_list(vm["nodes"].as<std::string>());
+    auto nodes = parse_named_endpoints(vm["nodes"].as<std::string>(), "--nodes");
+    if (!nodes.is_ok()) return nodes.status();
+    for (const NamedEndpoint& node : *nodes) {
+        config.core.node_endpoints.push_back(node.endpoint);
+        config.node_ids.push_back(node.id);
+    }
+    COPYCAT_RETURN_IF_ERROR(load_curve_flags(vm, config.curve_key,
+                                             {{"curve-node-keys", &config.curve_node_keys},
+                                              {"curve-client-keys", &config.curve_client_keys}}));
+    COPYCAT_RETURN_IF_ERROR(validate_curve(config));
     config.core.request_timeout = micros_of(vm, "request-timeout");
     config.core.keep_alive_window = micros_of(vm, "keep-alive-window");
     config.core.status_interval = micros_of(vm, "status-interval");

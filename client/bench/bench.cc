@@ -464,6 +464,9 @@ po::options_description options_description() {
         "measure raw fdatasync in this directory (the cluster's disk) before and after");
     add("ack-log", po::value<std::string>(),
         "put: write each acknowledged key and value to this file");
+    add("curve-key", po::value<std::string>(),
+        "this client's CURVE key pair (copycat-ctl keygen NAME), with --curve-gateway-key");
+    add("curve-gateway-key", po::value<std::string>(), "the gateways' public key (.pub file)");
     return o;
 }
 
@@ -497,6 +500,10 @@ Result<Settings> settings_from(const std::string& op, const po::variables_map& v
     s.map = vm["map"].as<std::string>();
     if (vm.count("fsync-reference")) s.fsync_dir = vm["fsync-reference"].as<std::string>();
     if (vm.count("ack-log")) s.ack_log = vm["ack-log"].as<std::string>();
+    auto curve = load_client_curve_flags(text_or_empty(vm, "curve-key"),
+                                         text_or_empty(vm, "curve-gateway-key"));
+    if (!curve.is_ok()) return curve.status();
+    s.client.curve = std::move(curve.value());
     Result<Consistency> consistency = parse_consistency(vm["consistency"].as<std::string>());
     if (!consistency.is_ok()) return consistency.status();
     s.consistency = *consistency;

@@ -40,6 +40,11 @@ po::options_description global_options() {
          "reads: linearizable (default), lease or sequential")  //
         ("map", po::value<std::string>()->value_name("NAME"),
          "the map that put, get, del, cas, list, size and watch use (default \"default\")")  //
+        ("curve-key", po::value<std::string>()->value_name("FILE"),
+         "this client's CURVE key pair (copycat-ctl keygen NAME): talk to the gateways "
+         "encrypted and authenticated")  //
+        ("curve-gateway-key", po::value<std::string>()->value_name("FILE"),
+         "the gateways' public key (their .pub file), with --curve-key")  //
         ("help,h", "print help (of the tool, or of a command) and exit");
     return options;
 }
@@ -281,6 +286,10 @@ Result<GlobalOptions> read_globals(const po::variables_map& vm) {
     }
     if (vm.count("map")) globals.map = vm["map"].as<std::string>();
     if (globals.map.empty()) return invalid_argument("--map names no map");
+    auto curve = load_client_curve_flags(text_or_empty(vm, "curve-key"),
+                                         text_or_empty(vm, "curve-gateway-key"));
+    if (!curve.is_ok()) return curve.status();
+    globals.curve = std::move(curve.value());
     return globals;
 }
 
@@ -316,6 +325,7 @@ Result<CommandFlags> read_flags(const po::variables_map& vm, const std::string& 
     flags.release = switch_set(vm, "release");
     flags.leave = switch_set(vm, "leave");
     flags.major = switch_set(vm, "major");
+    if (vm.count("out-dir")) flags.out_dir = vm["out-dir"].as<std::string>();
     COPYCAT_RETURN_IF_ERROR(read_member_type(vm, command, flags));
     return flags;
 }

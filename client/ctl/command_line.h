@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "client/ctl/output.h"
+#include "common/curve.h"
 #include "common/status.h"
 #include "consensus/session/protocol.h"
 
@@ -34,6 +35,7 @@ struct GlobalOptions {
     Format format = Format::simple;
     session::Consistency consistency = session::Consistency::linearizable;
     std::string map = "default";
+    std::optional<CurveClient> curve;  // CURVE to the gateways
 };
 
 // A command's own flags (each command accepts only its own; the others keep their defaults).
@@ -48,6 +50,7 @@ struct CommandFlags {
     bool leave = false;                                // elect (session lines)
     uint8_t member_type = 3;                           // member add --type, promote/demote --to
     bool major = false;                                // compact
+    std::string out_dir = ".";                         // keygen
 };
 
 struct Command {

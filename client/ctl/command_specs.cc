@@ -18,6 +18,7 @@ const std::vector<FlagSpec>& command_flags() {
         {"type", true, "TYPE", "the new member's type: active, passive or reserve"},
         {"to", true, "TYPE", "the type to change to: active, passive or reserve"},
         {"major", false, "", "major compaction (also combines neighbouring segments)"},
+        {"out-dir", true, "DIR", "write the key files into DIR (default: the current directory)"},
     };
     return flags;
 }
@@ -143,6 +144,16 @@ std::vector<CommandSpec> cluster_commands() {
         "come: {\"event\":\"map.changed\",...}. Ends at the end of input or on SIGINT/SIGTERM,\n"
         "closing the session.");
     script.in_session = false;
+    CommandSpec keygen =
+        command("keygen", "NAME", 1, 1, "make a CURVE key pair: NAME.key (secret) and NAME.pub",
+                {"out-dir"},
+                "Made here; no cluster is asked. Prints the public key. NAME.key holds the pair\n"
+                "(mode 0600: give it to the one process that owns it, --curve-key); NAME.pub the\n"
+                "public key, one 'NAME KEY' line: concatenate them into the keys files of the\n"
+                "processes that admit it (--curve-peer-keys, --curve-gateway-keys,\n"
+                "--curve-client-keys) or give it to clients (--curve-gateway-key). Name nodes\n"
+                "node-<id>. Existing files are never overwritten.");
+    keygen.in_session = false;
     return {
         group_of("member", "cluster membership: list, add, remove, promote, demote"),
         command("member list", "", 0, 0, "list the members of the cluster"),
@@ -173,6 +184,7 @@ std::vector<CommandSpec> cluster_commands() {
                 "it rewrote and reclaimed. Each node's run must end within --command-timeout\n"
                 "(give a longer one for big logs). Exits 1 if a node did not answer or its\n"
                 "compactor failed (its row says why)."),
+        keygen,
     };
 }
 

@@ -33,6 +33,7 @@ Connection::Connection(const GlobalOptions& globals) : globals_(globals) {
     options_.session_timeout = globals.session_timeout;
     options_.dial_timeout = globals.dial_timeout;
     options_.command_timeout = globals.command_timeout;
+    options_.curve = globals.curve;
 }
 
 Connection::~Connection() { (void)close(); }
@@ -66,8 +67,11 @@ std::string Connection::explain(const Status& status) const {
     // The library says unavailable when no gateway answered at all (client/client.h); anything
     // else (no leader, a refusal) came from a gateway and is said as it is.
     if (status.code() != StatusCode::unavailable) return status.message();
+    // The library adds what the connection's handshake said, if it failed, after "; ".
+    const size_t detail = status.message().find("; ");
     return "cannot reach a gateway at " + joined(globals_.endpoints) + ": no answer within " +
-           format_duration(globals_.dial_timeout);
+           format_duration(globals_.dial_timeout) +
+           (detail == std::string::npos ? "" : status.message().substr(detail));
 }
 
 Status reply_status(const client::Reply& reply, std::chrono::milliseconds command_timeout) {

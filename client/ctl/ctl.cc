@@ -6,6 +6,7 @@
 #include "client/ctl/connection.h"
 #include "client/ctl/data_commands.h"
 #include "client/ctl/holding.h"
+#include "client/ctl/keygen.h"
 #include "client/ctl/printer.h"
 #include "client/ctl/session_script.h"
 #include "client/ctl/signals.h"
@@ -17,7 +18,9 @@ namespace {
 // A command that runs once and prints its outcome.
 int run_once(Connection& connection, const Command& command, Printer& printer) {
     Result<Outcome> outcome = Status::ok();
-    if (is_admin_command(command.name)) {
+    if (command.name == "keygen") {
+        outcome = run_keygen(command);
+    } else if (is_admin_command(command.name)) {
         outcome = run_admin_command(connection, command);
     } else {
         Result<client::Client*> client = connection.session();

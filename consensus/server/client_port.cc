@@ -27,7 +27,8 @@ ClientPort::ClientPort(zmq::context_t& context, Metrics& metrics)
       dropped_(metrics.counter("copycat_server_client_messages_dropped_total",
                                "Answers and events not sent: the connection was gone or full")) {}
 
-Status ClientPort::bind(const std::string& endpoint) {
+Status ClientPort::bind(const std::string& endpoint, const CurveServer* curve) {
+    if (curve != nullptr) make_curve_server(router_, *curve);
     try {
         router_.bind(endpoint);
     } catch (const zmq::error_t& e) {

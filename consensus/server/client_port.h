@@ -21,6 +21,7 @@
 #include <string>
 #include <variant>
 
+#include "common/curve.h"
 #include "common/metrics.h"
 #include "consensus/session/protocol.h"
 #include "consensus/session/session_server.h"
@@ -39,7 +40,9 @@ public:
 
     ClientPort(zmq::context_t& context, Metrics& metrics);
 
-    Status bind(const std::string& endpoint);
+    // With `curve`, gateways (and joining nodes) connect with CURVE and only the keys it lists
+    // get in (the process's ZAP handler must be bound).
+    Status bind(const std::string& endpoint, const CurveServer* curve);
     void receive(const RequestHandler& on_request, const AdminHandler& on_admin,
                  const LostHandler& on_lost, size_t max_messages);
     void send(session::ConnectionId connection, const session::Response& response,

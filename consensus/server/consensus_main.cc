@@ -53,7 +53,8 @@ po::options_description options_description() {
     add("initial-cluster", po::value<std::string>(),
         "a brand-new cluster's members: ID=PEER_ENDPOINT,... (ignored once state is stored)");
     add("join", po::value<std::string>(),
-        "join a running cluster through these client endpoints (comma separated)");
+        "join a running cluster through these client endpoints (comma separated; ID=ENDPOINT "
+        "names the member, which CURVE needs)");
     add("join-type", po::value<std::string>()->default_value("active"),
         "member type when joining: active, passive or reserve");
     add("tick", po::value<Duration>()->default_value(Duration(std::chrono::milliseconds(10))),
@@ -76,6 +77,14 @@ po::options_description options_description() {
     add("compact-log-every-entries", po::value<uint64_t>()->default_value(10'000),
         "drop released entries from the in-memory log each time this many entries applied (0: "
         "never; the log then grows in memory until a snapshot)");
+    add("curve-key", po::value<std::string>(),
+        "this node's CURVE key pair file (copycat-ctl keygen node-<id>); with the lists below "
+        "it encrypts and authenticates the node's links");
+    add("curve-peer-keys", po::value<std::string>(),
+        "public keys of the members, NAME KEY a line named node-<id>: peer links admit only "
+        "these");
+    add("curve-gateway-keys", po::value<std::string>(),
+        "public keys of the gateways: the client port admits only these (and the members)");
     o.add(logging_options());
     return o;
 }
@@ -118,7 +127,17 @@ Result<ServerOptions> server_options(const po::variables_map& vm) {
         if (!peers.is_ok()) return peers.status();
         o.initial_cluster = std::move(peers.value());
     }
-    if (vm.count("join")) o.join_endpoints = split_list(vm["join"].as<std::string>());
+    if (vm.count("join")) {
+        auto join = parse_named_endpoints(vm["join"].as<std::string>(), "--join");
+        if (!join.is_ok()) return join.status();
+        for (const NamedEndpoint& member : *join) {
+            o.join_endpoints.push_back(member.endpoint);
+            o.join_ids.push_back(member.id);
+        }
+    }
+    COPYCAT_RETURN_IF_ERROR(load_curve_flags(
+        vm, o.curve_key,
+        {{"curve-peer-keys", &o.curve_peer_keys}, {"curve-gateway-keys", &o.curve_gateway_keys}}));
     Result<raft::MemberType> type = member_type_named(vm["join-type"].as<std::string>());
     if (!type.is_ok()) return type.status();
     o.join_type = *type;

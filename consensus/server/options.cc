@@ -5,6 +5,66 @@
 
 namespace copycat::server {
 
+namespace {
+
+// The CURVE settings make sense together: a key with a list and a list with a key; this
+// node's own key is the one its peers list for it; every member named has a key.
+Status validate_curve(const ServerOptions& options) {
+    const bool lists = options.curve_peer_keys || options.curve_gateway_keys;
+    if (!options.curve_key) {
+        if (!lists) return Status::ok();
+        return invalid_argument(
+            "--curve-peer-keys and --curve-gateway-keys need this node's key pair: "
+            "--curve-key (copycat-ctl keygen node-" +
+            std::to_string(options.node_id) + " makes one)");
+    }
+    if (!lists) {
+        return invalid_argument(
+            "--curve-key switches nothing on alone: add --curve-peer-keys (peer links) and/or "
+            "--curve-gateway-keys (the client port)");
+    }
+    const std::string self = node_key_name(options.node_id);
+    if (options.curve_gateway_keys && !options.join_endpoints.empty()) {
+        if (!options.curve_peer_keys) {
+            return invalid_argument(
+                "--join with --curve-gateway-keys needs --curve-peer-keys: the members' keys");
+        }
+        for (size_t i = 0; i < options.join_endpoints.size(); ++i) {
+            if (i >= options.join_ids.size() || options.join_ids[i] == 0) {
+                return invalid_argument(
+                    "with CURVE, each --join endpoint names its member, ID=ENDPOINT (e.g. "
+                    "1=tcp://10.0.0.1:7201), to find its key: '" +
+                    options.join_endpoints[i] + "' does not");
+            }
+        }
+    }
+    if (!options.curve_peer_keys) return Status::ok();
+    const std::string* listed = options.curve_peer_keys->find(self);
+    if (listed == nullptr) {
+        return invalid_argument("--curve-peer-keys lists no key for this node (" + self +
+                                "): its peers would refuse it");
+    }
+    if (*listed != options.curve_key->public_key) {
+        return invalid_argument("this node's key (--curve-key, public " +
+                                options.curve_key->public_key + ") is not the key " + self +
+                                " has in --curve-peer-keys (" + *listed +
+                                "): its peers would refuse it; give the node its own key pair, "
+                                "or list its public key for " +
+                                self);
+    }
+    std::vector<raft::NodeId> named = options.join_ids;
+    for (const PeerAddress& peer : options.initial_cluster) named.push_back(peer.id);
+    for (raft::NodeId id : named) {
+        if (id != 0 && options.curve_peer_keys->find(node_key_name(id)) == nullptr) {
+            return invalid_argument("--curve-peer-keys lists no key for " + node_key_name(id) +
+                                    ", a member this node would connect to");
+        }
+    }
+    return Status::ok();
+}
+
+}  // namespace
+
 Status validate(const ServerOptions& options) {
     if (options.node_id == 0) return invalid_argument("--node-id must be 1 or more");
     int64_t tick_us = options.tick.microseconds();
@@ -40,7 +100,7 @@ Status validate(const ServerOptions& options) {
     if (!options.initial_cluster.empty() && !options.join_endpoints.empty()) {
         return invalid_argument("give --initial-cluster (a new cluster) or --join, not both");
     }
-    return Status::ok();
+    return validate_curve(options);
 }
 
 Result<std::vector<PeerAddress>> parse_initial_cluster(const std::string& text) {

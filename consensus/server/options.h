@@ -2,9 +2,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "common/curve.h"
 #include "common/duration.h"
 #include "common/status.h"
 #include "consensus/raft/types.h"
@@ -30,8 +32,10 @@ struct ServerOptions {
     // A new cluster: every member, the same list on each (etcd's --initial-cluster). Ignored
     // once a configuration is stored: the stored one wins (copycat.md §1.5).
     std::vector<PeerAddress> initial_cluster;
-    // Joining an existing cluster: client endpoints of some of its members.
+    // Joining an existing cluster: client endpoints of some of its members, and their node
+    // ids where given (ID=ENDPOINT; 0 where not), which CURVE needs to find their keys.
     std::vector<std::string> join_endpoints;
+    std::vector<raft::NodeId> join_ids;
     raft::MemberType join_type = raft::MemberType::active;
 
     Duration tick = std::chrono::milliseconds(10);
@@ -49,6 +53,14 @@ struct ServerOptions {
     // entries applied (0: never): without it, a state machine that takes no snapshots keeps
     // every entry in memory. A pass costs one walk over the entries held.
     uint64_t compact_log_every_entries = 10'000;
+
+    // CURVE (common/curve.h), off unless curve_key is set. With curve_peer_keys the peer links
+    // are encrypted and admit only the members listed there (node-<id>, this node's own entry
+    // being its key); with curve_gateway_keys the client port admits only those gateways (and
+    // the listed members, which join through it).
+    std::optional<CurveKeyPair> curve_key;
+    std::optional<CurvePublicKeys> curve_peer_keys;
+    std::optional<CurvePublicKeys> curve_gateway_keys;
 };
 
 // The option values make sense together: durations in whole ticks, heartbeat below the election

@@ -17,6 +17,17 @@ SocketOptions peer_socket_options() {
     return options;
 }
 
+// Whether the connection `message` came on was admitted with the key of node `from` (the ZAP
+// handler names a connection by its key's name, the message's User-Id).
+bool from_its_own_key(const ReceivedMessage& message, raft::NodeId from) {
+    const char* user = zmq_msg_gets(message.payload.handle(), "User-Id");
+    if (user != nullptr && user == node_key_name(from)) return true;
+    log::warn_once("peer-wrong-key-" + std::to_string(from) + "-" + (user ? user : ""),
+                   "dropped a peer message: it names a member whose key it was not sent with",
+                   {{"from", from}, {"key_name", user ? user : "none"}});
+    return false;
+}
+
 }  // namespace
 
 PeerTransport::PeerTransport(zmq::context_t& context, raft::NodeId self, std::string cluster,
@@ -29,9 +40,14 @@ PeerTransport::PeerTransport(zmq::context_t& context, raft::NodeId self, std::st
       dropped_(metrics.counter_family("copycat_network_messages_dropped_total",
                                       "Peer messages not sent or refused, by reason")),
       round_trip_(metrics.histogram_family("copycat_network_peer_round_trip_time_seconds",
-                                           "Round trips of AppendRequests to each peer")) {}
+                                           "Round trips of AppendRequests to each peer")),
+      handshake_failures_(handshake_failures_family(metrics)) {}
 
-Status PeerTransport::bind(const std::string& endpoint) {
+Status PeerTransport::bind(const std::string& endpoint, const CurveServer* curve) {
+    if (curve != nullptr) {
+        make_curve_server(router_, *curve);
+        authenticated_ = true;
+    }
     try {
         router_.bind(endpoint);
     } catch (const zmq::error_t& e) {
@@ -39,6 +55,11 @@ Status PeerTransport::bind(const std::string& endpoint) {
                       "cannot listen for peers on " + endpoint + ": " + e.what());
     }
     return Status::ok();
+}
+
+void PeerTransport::secure(const CurveKeyPair& own, const CurvePublicKeys& peers) {
+    curve_own_ = own;
+    curve_peers_ = peers;
 }
 
 void PeerTransport::update_peers(const raft::Configuration& configuration) {
@@ -59,6 +80,18 @@ void PeerTransport::add_peers(const std::vector<raft::Member>& members) {
             continue;
         }
         zmq::socket_t socket = make_dealer(context_, std::to_string(self_), peer_socket_options());
+        std::unique_ptr<HandshakeMonitor> monitor;
+        if (curve_own_) {
+            const std::string* key = curve_peers_.find(node_key_name(member.id));
+            if (key == nullptr) {
+                log::warn_once("peer-key-" + std::to_string(member.id),
+                               "no CURVE key for a member in --curve-peer-keys: not connecting",
+                               {{"peer", member.id}, {"name", node_key_name(member.id)}});
+                continue;
+            }
+            make_curve_client(socket, CurveClient{*curve_own_, *key});
+            monitor = std::make_unique<HandshakeMonitor>(context_, socket);
+        }
         try {
             socket.connect(member.address);
         } catch (const zmq::error_t& e) {
@@ -67,7 +100,16 @@ void PeerTransport::add_peers(const std::vector<raft::Member>& members) {
                            {{"peer", member.id}, {"address", member.address}, {"error", e.what()}});
             continue;
         }
-        dealers_.emplace(member.id, Peer{member.address, std::move(socket)});
+        dealers_.emplace(member.id, Peer{member.address, std::move(socket), std::move(monitor)});
+    }
+}
+
+void PeerTransport::check_handshakes() {
+    for (auto& [id, peer] : dealers_) {
+        if (peer.monitor) {
+            report_handshake_failures(*peer.monitor, handshake_failures_, "peers",
+                                      node_key_name(id));
+        }
     }
 }
 
@@ -104,6 +146,10 @@ void PeerTransport::receive(const Handler& handler, size_t max_messages) {
             log::warn_once("peer-cluster-" + decoded->cluster,
                            "dropped a message from another cluster",
                            {{"cluster", decoded->cluster}, {"from", decoded->envelope.from}});
+            continue;
+        }
+        if (authenticated_ && !from_its_own_key(*message, decoded->envelope.from)) {
+            dropped_.Add({{"reason", "wrong_key"}}).Increment();
             continue;
         }
         if (decoded->envelope.to != self_) {

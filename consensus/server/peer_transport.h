@@ -16,8 +16,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "common/curve.h"
 #include "common/metrics.h"
 #include "consensus/raft/types.h"
 
@@ -32,7 +34,13 @@ public:
     PeerTransport(zmq::context_t& context, raft::NodeId self, std::string cluster,
                   Metrics& metrics);
 
-    Status bind(const std::string& endpoint);
+    // With `curve`, peers connect with CURVE and only the keys it lists get in (its ZAP
+    // handler must be bound); a message then counts only if it comes from the node its key is
+    // listed for (node-<id>): a listed key cannot speak for another member.
+    Status bind(const std::string& endpoint, const CurveServer* curve);
+    // Connects to each peer with CURVE, as `own`, expecting the key `peers` lists for it
+    // (node-<id>); a peer not listed is not connected to (logged once). Before any peer is added.
+    void secure(const CurveKeyPair& own, const CurvePublicKeys& peers);
     // The addresses of the members of `configuration` (others are disconnected).
     void update_peers(const raft::Configuration& configuration);
     // Connects to these peers too (a joining node learns its future peers from a member's
@@ -50,6 +58,10 @@ public:
     // and so are snapshot messages unless accept_snapshots(true).
     void receive(const Handler& handler, size_t max_messages);
 
+    // Logs and counts the CURVE handshakes with peers that failed (a peer that does not list
+    // this node's key, or has another key than the one listed for it). Call now and then.
+    void check_handshakes();
+
     zmq::socket_t& router() { return router_; }
     size_t peers() const { return dealers_.size(); }
 
@@ -57,6 +69,7 @@ private:
     struct Peer {
         std::string address;
         zmq::socket_t socket;
+        std::unique_ptr<HandshakeMonitor> monitor;  // with CURVE
     };
 
     static bool is_snapshot_message(const raft::Message& message);
@@ -67,11 +80,15 @@ private:
     raft::NodeId self_;
     bool accept_snapshots_ = false;
     std::string cluster_;
+    std::optional<CurveKeyPair> curve_own_;
+    CurvePublicKeys curve_peers_;
+    bool authenticated_ = false;  // the router admits CURVE clients only
     zmq::socket_t router_;
     std::map<raft::NodeId, Peer> dealers_;
     flatbuffers::FlatBufferBuilder builder_;
     prometheus::Family<prometheus::Counter>& dropped_;
     prometheus::Family<prometheus::Histogram>& round_trip_;
+    prometheus::Family<prometheus::Counter>& handshake_failures_;
     // The last AppendRequest round sent to each peer, and when.
     std::map<raft::NodeId, std::pair<uint64_t, std::chrono::steady_clock::time_point>> rounds_;
 };

@@ -61,6 +61,8 @@ ConsensusServer::ConsensusServer(const ServerOptions& options, Metrics& metrics)
       // Asked only for copycat-ctl compact: a compactor that is not there fails that, at once.
       compactor_(context_, options.compactor_endpoint, std::chrono::milliseconds(0),
                  "consensus-" + std::to_string(options.node_id)),
+      zap_(context_, metrics),
+      handshake_failures_(handshake_failures_family(metrics)),
       wall_at_start_ms_(wall_clock_ms()),
       steady_at_start_(std::chrono::steady_clock::now()) {}
 
@@ -161,13 +163,40 @@ Status ConsensusServer::bootstrap_if_new(raft::RestoredState& restored) {
     return Status::ok();
 }
 
+// With CURVE (validate() checked the settings go together), the ZAP handler is bound before
+// any socket listens: without it ZeroMQ would admit every key.
 Status ConsensusServer::bind() {
-    COPYCAT_RETURN_IF_ERROR(peers_.bind(options_.peer_listen));
-    COPYCAT_RETURN_IF_ERROR(clients_.bind(options_.client_listen));
-    for (const std::string& endpoint : options_.join_endpoints) {
+    std::optional<CurveServer> peer_link;
+    std::optional<CurveServer> client_link;
+    if (options_.curve_key) {
+        COPYCAT_RETURN_IF_ERROR(zap_.bind());
+        zap_bound_ = true;
+    }
+    if (options_.curve_peer_keys) {
+        peer_link = CurveServer{*options_.curve_key, *options_.curve_peer_keys, "peers"};
+        zap_.admit(*peer_link);
+        peers_.secure(*options_.curve_key, *options_.curve_peer_keys);
+    }
+    if (options_.curve_gateway_keys) {
+        client_link = CurveServer{*options_.curve_key, *options_.curve_gateway_keys, "gateways"};
+        if (options_.curve_peer_keys)
+            client_link->admitted.by_name.insert(options_.curve_peer_keys->by_name.begin(),
+                                                 options_.curve_peer_keys->by_name.end());
+        zap_.admit(*client_link);
+    }
+    COPYCAT_RETURN_IF_ERROR(peers_.bind(options_.peer_listen, peer_link ? &*peer_link : nullptr));
+    COPYCAT_RETURN_IF_ERROR(
+        clients_.bind(options_.client_listen, client_link ? &*client_link : nullptr));
+    for (size_t i = 0; i < options_.join_endpoints.size(); ++i) {
         auto socket = std::make_unique<zmq::socket_t>(make_dealer(
             context_, "join-" + std::to_string(options_.node_id), SocketOptions{100, 100}));
-        socket->connect(endpoint);
+        if (client_link) {
+            const std::string& key = *options_.curve_peer_keys->find(
+                node_key_name(options_.join_ids[i]));  // validate() checked it is there
+            make_curve_client(*socket, CurveClient{*options_.curve_key, key});
+            join_monitors_.push_back(std::make_unique<HandshakeMonitor>(context_, *socket));
+        }
+        socket->connect(options_.join_endpoints[i]);
         join_sockets_.push_back(std::move(socket));
     }
     return Status::ok();
@@ -190,6 +219,7 @@ uint64_t ConsensusServer::now_ms() const {
 void ConsensusServer::attach(EventLoop& loop) {
     loop_ = &loop;
     started_ = std::chrono::steady_clock::now();
+    if (zap_bound_) loop.add_socket(zap_.socket(), [this] { zap_.on_readable(); });
     loop.add_socket(peers_.router(), [this] { on_peer_readable(); });
     loop.add_socket(clients_.router(), [this] { on_client_readable(); });
     loop.add_socket(logstore_.socket(), [this] { on_logstore_readable(); });
@@ -343,6 +373,11 @@ raft::Index ConsensusServer::snapshot_index() const {
 }
 
 void ConsensusServer::on_housekeeping() {
+    peers_.check_handshakes();
+    for (size_t i = 0; i < join_monitors_.size(); ++i) {
+        report_handshake_failures(*join_monitors_[i], handshake_failures_, "gateways",
+                                  node_key_name(options_.join_ids[i]));
+    }
     logstore_.request_status();
     send_compaction_indexes();
     forward_releases();

@@ -35,6 +35,7 @@
 #include <optional>
 #include <random>
 
+#include "common/curve.h"
 #include "common/event_loop.h"
 #include "common/http_server.h"
 #include "common/metrics.h"
@@ -147,6 +148,9 @@ private:
     PeerTransport peers_;
     ClientPort clients_;
     logstore::StorageClient compactor_;  // asked only for copycat-ctl compact
+    ZapHandler zap_;                     // bound only with CURVE
+    bool zap_bound_ = false;
+    prometheus::Family<prometheus::Counter>& handshake_failures_;
     Rng random_;
     std::unique_ptr<SnapshotStore> snapshots_;
     std::unique_ptr<SnapshotWriter> snapshot_writer_;  // after snapshots_: stops before it goes
@@ -168,6 +172,7 @@ private:
     std::map<raft::Index, PendingChange> pending_changes_;
     std::map<uint64_t, PendingCompaction> compactions_;  // by compactor request id
     std::vector<std::unique_ptr<zmq::socket_t>> join_sockets_;
+    std::vector<std::unique_ptr<HandshakeMonitor>> join_monitors_;  // with CURVE: one a socket
     size_t next_join_endpoint_ = 0;
     bool member_seen_ = false;  // this node has been in its configuration
     bool join_refused_ = false;

@@ -97,6 +97,9 @@ void ProcessCluster::start_node(int n, const std::vector<std::string>& join_endp
                                      "--log-format",
                                      "text"};
     argv.insert(argv.end(), options_.consensus_flags.begin(), options_.consensus_flags.end());
+    if (auto own = options_.node_flags.find(n); own != options_.node_flags.end()) {
+        argv.insert(argv.end(), own->second.begin(), own->second.end());
+    }
     if (join_endpoints.empty()) {
         argv.insert(argv.end(), {"--initial-cluster", initial_cluster()});
     } else {
@@ -209,9 +212,10 @@ std::string ProcessCluster::gateway_endpoint(int g) const {
 }
 
 void ProcessCluster::start_gateway(int g, const std::vector<std::string>& flags) {
+    // Each named by its id (ID=ENDPOINT), as CURVE needs.
     std::string nodes;
-    for (const std::string& endpoint : client_endpoints()) {
-        nodes += (nodes.empty() ? "" : ",") + endpoint;
+    for (int n = 1; n <= options_.nodes; ++n) {
+        nodes += (nodes.empty() ? "" : ",") + std::to_string(n) + "=" + client_endpoint(n);
     }
     std::vector<std::string> argv = {options_.gateway_binary,
                                      "--id",

@@ -41,6 +41,8 @@ struct ClusterOptions {
     std::string gateway_binary;  // for start_gateway()
     // Added to every consensus process's command line (e.g. --snapshot-every-entries 50).
     std::vector<std::string> consensus_flags;
+    // Added to node n's consensus command line after consensus_flags (e.g. its --curve-key).
+    std::map<int, std::vector<std::string>> node_flags;
     // Added to every logstore process's command line (e.g. --segment-max-bytes 65536).
     std::vector<std::string> logstore_flags;
     // When set, each node also runs a copycat-compactor (as ops/run does), on the default
