@@ -332,7 +332,18 @@ void LogstoreLink::set_indexes(raft::Index commit_index, raft::Index global_inde
 }
 
 void LogstoreLink::request_status() {
-    if (!ops_.empty() && std::chrono::steady_clock::now() - ops_.front().sent > op_timeout_) {
+    // A gap between two calls far longer than their period means this process did not run
+    // (SIGSTOP, a paused VM, swapped out): the logstore had no chance to answer in that time,
+    // or its answers wait unread. The gap is not counted against the ops in flight.
+    const auto now = std::chrono::steady_clock::now();
+    const auto stalled_after =
+        std::min<std::chrono::steady_clock::duration>(std::chrono::seconds(3), op_timeout_ / 2);
+    if (last_status_request_ && now - *last_status_request_ > stalled_after) {
+        const auto gap = now - *last_status_request_;
+        for (Op& op : ops_) op.sent += gap;
+    }
+    last_status_request_ = now;
+    if (!ops_.empty() && now - ops_.front().sent > op_timeout_) {
         fail(Status(StatusCode::timeout,
                     "a write was not made durable within " + std::to_string(op_timeout_.count()) +
                         " ms: the logstore restarted (its requests were lost) or hangs"));

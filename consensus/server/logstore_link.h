@@ -93,7 +93,9 @@ public:
     void set_indexes(raft::Index commit_index, raft::Index global_index, raft::Index snapshot_index,
                      raft::Index minor_index);
     // A liveness probe (its answer refreshes last_answer()); also fails the link when the
-    // oldest op has waited longer than op_timeout. Call it about once a second.
+    // oldest op has waited longer than op_timeout. Call it about once a second: a gap of over
+    // min(3 s, op_timeout / 2) between calls is taken for a stall of this process, and is not
+    // counted as waiting.
     void request_status();
 
     // Reads every reply waiting on the socket. Returns the highest PersistOp seq that became
@@ -157,6 +159,8 @@ private:
                                  std::chrono::steady_clock::time_point deadline);
 
     std::chrono::milliseconds op_timeout_;
+    // The last request_status(): a much longer gap since is a stall of this process.
+    std::optional<std::chrono::steady_clock::time_point> last_status_request_;
     logstore::StorageClient client_;
     SnapshotHooks hooks_;
     uint64_t last_sent_id_ = 0;

@@ -417,5 +417,39 @@ TEST_F(LogstoreLinkTest, AResetForgetsTheSealedPartUntilTheNewLogsStatusSays) {
     EXPECT_EQ(link_->sealed_through(), 0u) << "the new log is empty";
 }
 
+// A write the logstore never answers fails the link after op_timeout of probes; a stall of
+// this process (no probe for a long time: SIGSTOP, a paused VM) is not counted as waiting.
+class LogstoreLinkTimeoutTest : public LogstoreLinkTest {
+protected:
+    LogstoreLinkTimeoutTest() {
+        link_.emplace(context_, endpoint_, SnapshotHooks{[](const raft::Snapshot&) {}, [] {}},
+                      std::chrono::milliseconds(300));
+    }
+};
+
+TEST_F(LogstoreLinkTimeoutTest, AWriteNeverAnsweredFailsTheLinkWhileProbesGoOn) {
+    link_->persist(append_op(1, 1, 3, 1), 0);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (!link_->failed() && std::chrono::steady_clock::now() < deadline) {
+        link_->request_status();
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_TRUE(link_->failed());
+    EXPECT_NE(link_->failure().message().find("not made durable within 300 ms"), std::string::npos)
+        << link_->failure().to_string();
+}
+
+TEST_F(LogstoreLinkTimeoutTest, AStallOfThisProcessIsNotCountedAsWaiting) {
+    link_->persist(append_op(1, 1, 3, 1), 0);
+    link_->request_status();
+    // No probe for twice the timeout: the process was stopped. Meanwhile the logstore did its
+    // work; its answer waits unread.
+    serve_only();
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    link_->request_status();
+    EXPECT_FALSE(link_->failed()) << link_->failure().to_string();
+    EXPECT_EQ(pump(), 1u);
+}
+
 }  // namespace
 }  // namespace copycat::server
