@@ -6,8 +6,8 @@
 # every process in order (gateways, consensus, compactors, logstores; SIGKILL for one that does
 # not stop);
 # a restart that keeps the stored layout, bootstraps nothing and still holds what was written
-# before; Ctrl-C (SIGTERM) of a foreground run; and --spread, each node and gateway on its own
-# loopback address.
+# before; Ctrl-C (SIGTERM) of a foreground run; --curve, a secured cluster; and --spread, each
+# node and gateway on its own loopback address.
 # usage: run_test.sh BUILD_DIR
 set -euo pipefail
 
@@ -250,6 +250,25 @@ wait "$foreground" || status=$?
 [[ $status -eq 0 ]] || fail "the foreground run exited $status after SIGTERM"
 expect_all_gone "${pids[@]}"
 [[ ! -e "$a/run/pids" ]] || fail "run/pids left behind by the foreground run"
+
+if [[ ${#ctl[@]} -gt 0 ]]; then
+    step "--curve: keys made at the first start; a client with them is served, one without not"
+    c="$work/c"
+    output="$(cluster --data-root "$c" --port-offset "$offset" --curve --detach)" ||
+        fail "--curve start failed: $output"
+    grep -q "^curve=1$" "$c/data/layout" || fail "--curve not stored: $(cat "$c/data/layout")"
+    has_flag "$(pid_named "$c" consensus-1)" --curve-peer-keys ||
+        fail "consensus-1 of a --curve cluster started without --curve-peer-keys"
+    timeout 30 "${ctl[@]}" --curve-key "$c/data/keys/client.key" \
+        --curve-gateway-key "$c/data/keys/gateway.pub" put secured yes > /dev/null ||
+        fail "copycat-ctl with the cluster's client key failed"
+    status=0
+    timeout 30 "${ctl[@]}" --dial-timeout 1s put secured no > /dev/null 2>&1 || status=$?
+    [[ $status -eq 1 ]] || fail "copycat-ctl without CURVE exited $status, not 1"
+    mapfile -t pids < <(pids_of "$c")
+    "$run" stop --data-root "$c" > /dev/null
+    expect_all_gone "${pids[@]}"
+fi
 
 step "--spread: node n on 127.0.0.(10+n), gateway g on 127.0.0.(20+g)"
 # Linux routes all of 127.0.0.0/8 to the loopback interface: a connection to a port where
