@@ -112,6 +112,11 @@ Result<CurveKeyPair> load_curve_key_pair(const std::filesystem::path& path) {
         return invalid_argument(where(path, line) +
                                 ": the public key is not the one of the secret key");
     }
+    struct stat info {};
+    if (::stat(path.c_str(), &info) == 0 && (info.st_mode & 077) != 0) {
+        log::warn("a CURVE key pair file is readable by others: chmod 600 it",
+                  {{"path", path.string()}});
+    }
     return pair;
 }
 
