@@ -3,6 +3,7 @@
 
 #include "common/config.h"
 #include "common/duration.h"
+#include "common/http_server.h"
 #include "common/log.h"
 #include "common/log_options.h"
 #include "common/zmq_socket.h"
@@ -89,6 +90,7 @@ Result<logstore::ServerOptions> server_options(const po::variables_map& vm) {
     options.fsync_warn = vm["fsync-warn"].as<Duration>();
     options.max_batch_messages = std::max<size_t>(1, vm["max-batch-messages"].as<size_t>());
     COPYCAT_RETURN_IF_ERROR(logstore::validate(options.log));
+    COPYCAT_RETURN_IF_ERROR(check_listen_address(options.http_address));
     return options;
 }
 

@@ -83,8 +83,11 @@ Status validate(const ServerOptions& options) {
     if (options.session_timeout <= options.election_timeout) {
         return invalid_argument("--session-timeout must be above --election-timeout");
     }
-    if (options.peer_listen.empty() || options.client_listen.empty()) {
-        return invalid_argument("--peer-listen and --client-listen are required");
+    if (options.peer_listen.empty()) {
+        return invalid_argument("--peer-listen (COPYCAT_PEER_LISTEN) is required and empty");
+    }
+    if (options.client_listen.empty()) {
+        return invalid_argument("--client-listen (COPYCAT_CLIENT_LISTEN) is required and empty");
     }
     std::set<raft::NodeId> ids;
     for (const PeerAddress& peer : options.initial_cluster) {

@@ -221,6 +221,19 @@ TEST_F(LogstoreProcessTest, CleanShutdownOnSigtermAndOneProcessPerDataDir) {
     EXPECT_EQ(process_->wait(10s), 0) << process_->output();
 }
 
+// A bad flag is refused before anything is opened or created: exit 2, the flag named, no log
+// directory left behind.
+TEST_F(LogstoreProcessTest, ABadHttpAddressExitsTwoBeforeCreatingALog) {
+    Result<Subprocess> process =
+        Subprocess::start({COPYCAT_LOGSTORE_BINARY, "--data-dir", data_dir(), "--listen",
+                           endpoint(), "--http", "0.0.0.0:99999", "--log-format", "text"},
+                          dir_.path() + "/logstore.out");
+    ASSERT_TRUE(process.is_ok());
+    EXPECT_EQ(process->wait(10s), 2);
+    EXPECT_NE(process->output().find("0.0.0.0:99999"), std::string::npos) << process->output();
+    EXPECT_FALSE(std::filesystem::exists(data_dir() + "/log"));
+}
+
 TEST_F(LogstoreProcessTest, RefusesToStartOnACorruptSealedSegmentNamingFileAndOffset) {
     write_three_segments_and_stop(3);
     std::string segment = data_dir() + "/log/segment-00000001-v1.log";
