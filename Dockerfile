@@ -80,16 +80,19 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 # Data lives in /var/lib/copycat (a node's volume); /var/lib/copycat-cluster holds what the
-# nodes of one cluster share (compose/bin/copycat-start-consensus). Both are owned by copycat,
-# so that a new named volume mounted there is too.
+# nodes of one cluster share (compose/bin/copycat-start-consensus); /etc/copycat/keys the CURVE
+# keys of a secured deployment (compose/docker-compose.curve.yml). All are owned by copycat, so
+# that a new named volume mounted there is too.
 RUN groupadd --gid 10001 copycat \
  && useradd --uid 10001 --gid copycat --home-dir /var/lib/copycat --no-create-home \
         --shell /usr/sbin/nologin copycat \
- && mkdir -p /var/lib/copycat /var/lib/copycat-cluster \
- && chown copycat:copycat /var/lib/copycat /var/lib/copycat-cluster
+ && mkdir -p /var/lib/copycat /var/lib/copycat-cluster /etc/copycat/keys \
+ && chown copycat:copycat /var/lib/copycat /var/lib/copycat-cluster /etc/copycat/keys \
+ && chmod 700 /etc/copycat/keys
 
 COPY --from=builder /out/bin/ /usr/local/bin/
 COPY compose/bin/ /usr/local/bin/
+COPY ops/curve-keys /usr/local/bin/copycat-curve-keys
 # Fails the build when a binary misses a library.
 RUN ! ldd /usr/local/bin/copycat-* 2>/dev/null | grep 'not found' \
  && copycat-consensus --help > /dev/null
