@@ -273,6 +273,11 @@ struct ServerStateMachine::Impl final : statemachine::Executor,
     void run_tasks_of_removed_entries(const raft::Entry& entry);
     // Released while applying last_applied_, or later: see take_released().
     void release_entry(Index index);
+    // A session ended and the state machine holds none of its commits: its register entry
+    // `start` and the entry that ended it, `end` (0: none), may leave the log; `end` never
+    // before `start` (shared_ends_).
+    void release_session(Index start, Index end);
+    void let_go(Index index);
     // A resent copy of a command, answered as a duplicate at `index`, depends on the entry that
     // raised its session's sequence past it: that entry leaves the log no earlier than the copy
     // (a replay that skipped it would run the copy as a new command).
@@ -337,6 +342,15 @@ struct ServerStateMachine::Impl final : statemachine::Executor,
     // live key costs cache misses there), only ever cleared as a whole.
     std::unordered_map<Index, SessionId> open_commits_;  // tidy: unordered-ok (never iterated)
     std::map<SessionId, EndedSession> ended_with_commits_;
+    // A register entry that ended an older session of its client is that session's end as well
+    // as the new session's start: a replay without it would keep the older session live, and
+    // one with it but without the new session's end would keep the new one live. It goes once
+    // both sessions let it go, and the new session's end goes with it, not before.
+    struct SharedEnd {
+        size_t needed = 2;         // sessions that have not let it go yet
+        std::vector<Index> after;  // entries released once it is
+    };
+    std::map<Index, SharedEnd> shared_ends_;
     Scheduler scheduler_;
     size_t malformed_entries_ = 0;
     uint64_t sessions_expired_ = 0;
@@ -426,6 +440,26 @@ void ServerStateMachine::Impl::release_entry(Index index) {
     released_.push_back({index, at});
 }
 
+void ServerStateMachine::Impl::let_go(Index index) {
+    auto shared = shared_ends_.find(index);
+    if (shared == shared_ends_.end()) return release_entry(index);
+    if (--shared->second.needed > 0) return;
+    const std::vector<Index> after = std::move(shared->second.after);
+    shared_ends_.erase(shared);
+    release_entry(index);
+    for (Index entry : after) let_go(entry);
+}
+
+void ServerStateMachine::Impl::release_session(Index start, Index end) {
+    auto shared = shared_ends_.find(start);
+    if (end != 0 && shared != shared_ends_.end() && shared->second.needed > 1) {
+        shared->second.after.push_back(end);  // the older session still needs `start`
+        return let_go(start);
+    }
+    let_go(start);
+    if (end != 0) let_go(end);
+}
+
 void ServerStateMachine::Impl::hold_release_until(Index entry, Index index) {
     if (entry == 0) return;
     // Released already and not handed out: it goes again, at the back, with the later mark.
@@ -457,8 +491,7 @@ void ServerStateMachine::Impl::release(Index index) {
     auto ended = ended_with_commits_.find(id);
     COPYCAT_ASSERT(ended != ended_with_commits_.end(), "a commit outlived its session's record");
     if (--ended->second.open_commits > 0) return;
-    release_entry(id);
-    if (ended->second.unregister_index != 0) release_entry(ended->second.unregister_index);
+    release_session(id, ended->second.unregister_index);
     ended_with_commits_.erase(ended);
 }
 
@@ -553,9 +586,11 @@ void ServerStateMachine::Impl::apply_session_entry(const raft::Entry& entry, App
 void ServerStateMachine::Impl::apply_entry(RegisterEntry entry, Applied& applied) {
     const SessionId id = last_applied_;
     if (!entry.client_id.empty()) {
-        // The same client registering again has lost its old session: expire it first.
+        // The same client registering again has lost its old session: expire it first. This
+        // entry ends it, and stays while either session needs it (shared_ends_).
         if (auto old = by_client_.find(entry.client_id); old != by_client_.end()) {
-            end_session(*sessions_.at(old->second), SessionState::expired, 0, applied);
+            shared_ends_[id] = SharedEnd{};
+            end_session(*sessions_.at(old->second), SessionState::expired, id, applied);
         }
         by_client_[entry.client_id] = id;
     }
@@ -669,8 +704,7 @@ void ServerStateMachine::Impl::end_session(SessionRecord& session, SessionState 
     unref_keep_alive(session.keep_alive_index);
     unref_keep_alive(session.best_keep_alive_index);
     if (session.open_commits == 0) {
-        release_entry(id);
-        if (unregister_index != 0) release_entry(unregister_index);
+        release_session(id, unregister_index);
     } else {
         ended_with_commits_[id] = EndedSession{session.open_commits, unregister_index};
     }
@@ -1125,6 +1159,7 @@ Status ServerStateMachine::Impl::install(std::span<const uint8_t> snapshot, Inde
     }
     open_commits_.clear();
     ended_with_commits_.clear();
+    shared_ends_.clear();
     return Status::ok();
 }
 
@@ -1153,8 +1188,12 @@ std::vector<Release> ServerStateMachine::take_released(Index durable) {
     auto& pending = impl_->released_;
     // completed_index() visits every session: not when nothing could go anyway (it runs after
     // every applied batch).
-    if (pending.empty() || pending.front().at > durable) return result;
-    const Index completed = std::min(completed_index(), durable);
+    // Not before this server's log holds durably every entry it applied (not only the one that
+    // made the release): completed_index() leaves out sessions that ended by last_applied(), and
+    // a restart must find their end in the stored log, below the holes' horizon, or it would
+    // send them events chained across the holes (SessionServer::events_may_go()).
+    if (pending.empty() || pending.front().at > durable || last_applied() > durable) return result;
+    const Index completed = completed_index();
     while (!pending.empty() && pending.front().at <= completed) {
         result.push_back(pending.front());
         pending.pop_front();

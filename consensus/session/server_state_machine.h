@@ -47,7 +47,9 @@
 // once it is neither the last keep-alive of a live session nor the one that acknowledged the
 // most events and command results for it (a later keep-alive may carry lower figures); a session's
 // register and unregister entries once it ended and the state machine holds none of its commits (a
-// replay must find the session for every command still contributing to state).
+// replay must find the session for every command still contributing to state), its end never
+// before its register (a register entry that expired its client's older session ends that one
+// too, and goes once both sessions let it go).
 //
 // Each release counts from the entry whose apply made it (the overwrite, the superseding
 // keep-alive), and is handed out only when everything up to that entry is complete and stored
@@ -182,9 +184,10 @@ public:
     // a server that replays the log without it runs entry j (and what follows) differently
     // (a remove finds nothing and publishes no event, a put returns no previous value), which
     // is harmless only once j's result and events are acknowledged through the log. And only
-    // once this server's own log holds entry j durably (durable >= j): after a crash it replays
-    // its stored log, whose holes it can only get past (Raft::hole_horizon()) if the entries
-    // that released them are still there.
+    // once this server's own log holds every entry it applied durably (durable >=
+    // last_applied() >= j): after a crash it replays its stored log, whose holes it can only
+    // get past (Raft::hole_horizon()) if the entries that released them are still there, and
+    // whose sessions that completed_index() left out (ended by then) must end there too.
     std::vector<Release> take_released(Index durable = std::numeric_limits<Index>::max());
     // Releases from now on count as made at `index` at the earliest: while a server applies a
     // log with holes below index (Raft::hole_horizon()), its state differs from the log's, and

@@ -169,11 +169,19 @@ void SessionServer::apply(const raft::Entry& entry) {
     if (entry.type == raft::EntryType::initialize) {
         initialize_applied_term_ = std::max(initialize_applied_term_, entry.term);
     }
+    const bool events_held = !events_may_go();
     Applied applied = state_->apply(entry);
-    for (PublishRequest& batch : applied.events) {
-        const auto connection = connections_.find(batch.session);
-        if (connection == connections_.end()) continue;
-        output_.events.push_back({connection->second, std::move(batch)});
+    if (events_held && events_may_go()) {
+        // Past the holes: what was held goes now, this entry's batches among it.
+        for (const auto& [session, connection] : connections_) {
+            send_events(connection, state_->pending_events(session));
+        }
+    } else {
+        for (PublishRequest& batch : applied.events) {
+            const auto connection = connections_.find(batch.session);
+            if (connection == connections_.end()) continue;
+            send_events(connection->second, {std::move(batch)});
+        }
     }
     for (SessionId ended : applied.ended) connections_.erase(ended);
     answer(entry, applied);
@@ -451,7 +459,17 @@ void SessionServer::note_connection(SessionId session, ConnectionId connection, 
     if (resend) send_events(connection, state_->pending_events(session));
 }
 
+// Between compacted holes (Raft::hole_horizon()) this server's sessions are not the log's: a
+// session the log has expired may still look live here, its batches chained across an entry
+// that published to it and was removed once the expiry no longer waited for its client. Its
+// client, paused past its timeout, would take the next batch as if none was missing. They
+// wait: the batches stay pending and go once this server applied past the holes.
+bool SessionServer::events_may_go() const {
+    return state_->last_applied() >= raft_->hole_horizon();
+}
+
 void SessionServer::send_events(ConnectionId connection, std::vector<PublishRequest> batches) {
+    if (!events_may_go()) return;
     for (PublishRequest& batch : batches) output_.events.push_back({connection, std::move(batch)});
 }
 

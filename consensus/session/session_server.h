@@ -26,7 +26,9 @@
 //    the leader; the leader logs the expiry of suspected sessions;
 //  - events: a batch goes to the connection its session last used on this server; a client's
 //    reset, any request of a session on a new connection, and a keep-alive that leaves batches
-//    unacknowledged resend its pending batches (the client drops what it already has);
+//    unacknowledged resend its pending batches (the client drops what it already has); none
+//    go while this server applies between compacted holes (below Raft::hole_horizon()): they
+//    wait, and go once it is past them;
 //  - a new leader holds session requests until it has applied its own first entry: before
 //    that its session table may lack sessions that earlier leaders registered;
 //  - bad client input (unknown sessions, oversized operations, huge keep-alive batches, out of
@@ -181,6 +183,7 @@ private:
 
     // events and connections
     void note_connection(SessionId session, ConnectionId connection, bool resend = true);
+    bool events_may_go() const;
     void send_events(ConnectionId connection, std::vector<PublishRequest> batches);
 
     // requests

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "common/duration.h"
 #include "common/log.h"
 #include "common/log_options.h"
@@ -39,8 +41,11 @@ protected:
     }
 
     std::string write_config(const std::string& text) {
+        // ctest runs each test in a process of its own, two at a time: the pid keeps their
+        // files apart.
         const auto path = std::filesystem::path(::testing::TempDir()) /
-                          ("copycat-config-test-" + std::to_string(++files_) + ".ini");
+                          ("copycat-config-test-" + std::to_string(::getpid()) + "-" +
+                           std::to_string(++files_) + ".ini");
         std::ofstream(path) << text;
         return path.string();
     }

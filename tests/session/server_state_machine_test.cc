@@ -1051,10 +1051,11 @@ TEST(Releases, AnEntryGoesOnlyOnceEverythingUpToTheOneThatReleasedItIsComplete) 
     EXPECT_TRUE(node.state().take_released().empty()) << "completed up to 3 only";
     EXPECT_EQ(node.state().lowest_pending_release(), 3u);
     node.keep_alive({{b, 1, b}}, 1100);  // 7
-    EXPECT_EQ(node.state().take_released(4), (std::vector<Release>{{4, 4}}))
-        << "this server stored only up to 4: index 3, released at 5, waits";
-    EXPECT_EQ(node.state().take_released(), (std::vector<Release>{{3, 5}}))
-        << "counted from the entry that released it";
+    EXPECT_TRUE(node.state().take_released(4).empty())
+        << "this server stored only up to 4 of the 7 it applied: nothing goes yet";
+    EXPECT_TRUE(node.state().take_released(6).empty()) << "stored up to 6 of 7: still nothing";
+    EXPECT_EQ(node.state().take_released(7), (std::vector<Release>{{4, 4}, {3, 5}}))
+        << "3 counted from the entry that released it";
     EXPECT_EQ(node.state().lowest_pending_release(), std::numeric_limits<Index>::max());
 }
 
@@ -1076,6 +1077,28 @@ TEST(Releases, TheFirstCopyOfAResentCommandGoesNoEarlierThanItsDuplicate) {
     ASSERT_NE(position(5), static_cast<long>(released.size()));
     EXPECT_LT(position(5), position(3)) << "the duplicate first, then the entry it depends on";
     EXPECT_EQ(node.state().lowest_pending_release(), std::numeric_limits<Index>::max());
+}
+
+// A register entry that expired its client's older session is that session's end: it stays
+// while the older session still holds commits (a replay without it would keep that session
+// live), and the newer session's own end goes with it, not before (a replay would keep the
+// newer one live).
+TEST(Releases, ARegisterThatEndedAnOlderSessionStaysWhileEitherSessionNeedsIt) {
+    Node node;
+    SessionId older = node.open("c", 1000);  // 1
+    node.run(older, 1, "set", "v1", 1100);   // 2: held by the state machine
+    SessionId newer = node.open("c", 1200);  // 3: expires 1, which still holds 2
+    node.unregister(newer, false, 1300);     // 4: the newer session ends
+    std::vector<Index> released = node.released();
+    EXPECT_EQ(std::count(released.begin(), released.end(), 3u), 0) << "1 still holds 2";
+    EXPECT_EQ(std::count(released.begin(), released.end(), 4u), 0) << "4 goes with 3";
+    SessionId other = node.open("d", 1400);      // 5
+    node.run(other, 1, "set", "v2", 1400);       // 6 overwrites 2: 1 holds nothing any more
+    node.keep_alive({{other, 1, other}}, 1500);  // 7
+    released = node.released();
+    for (Index index : {1u, 2u, 3u, 4u}) {
+        EXPECT_EQ(std::count(released.begin(), released.end(), Index{index}), 1) << index;
+    }
 }
 
 TEST(Releases, ReleasesInsideAHoleHorizonCountFromItsEnd) {

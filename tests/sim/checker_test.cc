@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include <unistd.h>
+
 #include "tests/sim/history.h"
 #include "tests/sim/linearizability.h"
 
@@ -563,7 +565,8 @@ TEST(History, WritesTheJsonLinesToAFile) {
     Builder b;
     b.write(1, 0, 5, "a").read(2, 6, 9, "a");
     const std::filesystem::path path =
-        std::filesystem::path(::testing::TempDir()) / "checker_test_history.jsonl";
+        std::filesystem::path(::testing::TempDir()) /
+        ("checker_test_history-" + std::to_string(::getpid()) + ".jsonl");
     ASSERT_TRUE(write_json_lines(b.history(), path).is_ok());
     std::FILE* file = std::fopen(path.c_str(), "rb");
     ASSERT_NE(file, nullptr);

@@ -798,8 +798,14 @@ void Cluster::route(size_t index) {
         invariants_.add(std::move(problem.invariant), std::move(problem.detail));
     }
     // Removals first: a node that crashed right after compacting its disk still removed them.
+    std::string removed_text;
     for (const auto& [removed, applied_at] : effects.removed) {
         invariants_.observe_removed(removed, applied_at);
+        removed_text += " " + str(removed) + "@" + str(applied_at);
+    }
+    if (!removed_text.empty()) {
+        trace_.add(now_us_, "n" + str(id) + " compacted its disk: removed (index@released at)" +
+                                removed_text);
     }
     if (!node.up()) return;
     if (effects.reset) {
@@ -957,9 +963,14 @@ void Cluster::check_leader_commit(size_t index) {
     const uint64_t hash = entry_hash(*committed);
     size_t holders = 0;
     for (size_t other = 0; other < disks_.size(); ++other) {
-        const raft::Entry* entry = disks_[other]->entry(commit);
-        const bool held = commit < disks_[other]->first_index()  // in a durable snapshot
-                          || (entry != nullptr && entry_hash(*entry) == hash);
+        const Disk& disk = *disks_[other];
+        const raft::Entry* entry = disk.entry(commit);
+        // A hole holds it too: only applied (so committed) entries are compacted, here or by
+        // the leader that sent the hole, and the committed entry at an index is this one. The
+        // leader's own disk may have compacted it already, in the step that applied it.
+        const bool held = commit < disk.first_index()  // in a durable snapshot
+                          || (entry != nullptr && entry_hash(*entry) == hash) ||
+                          (entry == nullptr && disk.covers(commit));
         if (raft.configuration().is_voter(ids_[other]) && held) ++holders;
     }
     invariants_.observe_leader_commit(ids_[index], commit, holders, raft.configuration().quorum());
