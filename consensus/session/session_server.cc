@@ -169,9 +169,11 @@ void SessionServer::apply(const raft::Entry& entry) {
     if (entry.type == raft::EntryType::initialize) {
         initialize_applied_term_ = std::max(initialize_applied_term_, entry.term);
     }
-    const bool events_held = !events_may_go();
+    const bool events_were_held = !events_may_go();
     Applied applied = state_->apply(entry);
-    if (events_held && events_may_go()) {
+    if (!events_may_go()) {
+        // Still between holes: the batches stay pending (send_events()).
+    } else if (events_were_held) {
         // Past the holes: what was held goes now, this entry's batches among it.
         for (const auto& [session, connection] : connections_) {
             send_events(connection, state_->pending_events(session));
@@ -180,7 +182,7 @@ void SessionServer::apply(const raft::Entry& entry) {
         for (PublishRequest& batch : applied.events) {
             const auto connection = connections_.find(batch.session);
             if (connection == connections_.end()) continue;
-            send_events(connection->second, {std::move(batch)});
+            output_.events.push_back({connection->second, std::move(batch)});
         }
     }
     for (SessionId ended : applied.ended) connections_.erase(ended);

@@ -969,8 +969,7 @@ void Cluster::check_leader_commit(size_t index) {
         // the leader that sent the hole, and the committed entry at an index is this one. The
         // leader's own disk may have compacted it already, in the step that applied it.
         const bool held = commit < disk.first_index()  // in a durable snapshot
-                          || (entry != nullptr && entry_hash(*entry) == hash) ||
-                          (entry == nullptr && disk.covers(commit));
+                          || (entry == nullptr ? disk.covers(commit) : entry_hash(*entry) == hash);
         if (raft.configuration().is_voter(ids_[other]) && held) ++holders;
     }
     invariants_.observe_leader_commit(ids_[index], commit, holders, raft.configuration().quorum());
