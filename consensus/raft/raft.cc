@@ -25,10 +25,14 @@ struct Raft::Progress {
     // It may hold writes whose deletes this log no longer has: the global index did not count
     // it at some time (it was suspended or a reserve), or this leader does not know its past
     // (a new leader). It is sent the global index, and resets if it would take holes below it
-    // (must_reset). Once it reset, or holds the log up to the global index, it is sent
-    // min(global index, match + 1) instead, and this leader's compaction keeps the sequential
-    // entries above its match (removal_global_index): a member catching up is not reset again
-    // and again by deletes removed ahead of it.
+    // (must_reset). Once it reset, or holds the log up to that bound (lacking_deletes_bound:
+    // the global index and the end of this log's holes, so that it took every hole there or
+    // reset), it is sent min(global index, match + 1) instead, and this leader's compaction
+    // keeps the sequential entries above its match (removal_global_index): a member catching
+    // up is not reset again and again by deletes removed ahead of it. Up to the global index
+    // alone is not enough: a new leader's global index may lie below its holes, and a member
+    // holding a write this log removed would then take, as holes, the removed writes and
+    // deletes that undid it (FINDINGS.md 11, seed 22966).
     bool may_lack_deletes = true;
 };
 
@@ -710,8 +714,8 @@ AppendRequest Raft::make_append(Index prev_index, const Progress& to) const {
     // index is not stored, so after a restart or a change of leader it may lie below deletes
     // compaction removed (here or on an earlier leader), and a member holding the writes they
     // undid must reset rather than take those holes (FINDINGS.md 9, seed 1248).
-    const Index global = to.may_lack_deletes ? std::max(global_index_, log_.hole_end())
-                                             : std::min(global_index_, to.match_index + 1);
+    const Index global =
+        to.may_lack_deletes ? lacking_deletes_bound() : std::min(global_index_, to.match_index + 1);
     // Its own compaction removes only entries released by applied (so committed) entries; holes
     // it took from a leader or found in its stored log came with their own bound.
     return AppendRequest{hard_state_.term,
@@ -753,7 +757,7 @@ void Raft::handle(NodeId from, const AppendResponse& response) {
     } else if (response.success) {
         p.match_index = std::max(p.match_index, response.index);
         p.next_index = std::max(p.next_index, p.match_index + 1);
-        if (p.match_index >= global_index_) p.may_lack_deletes = false;
+        if (p.match_index >= lacking_deletes_bound()) p.may_lack_deletes = false;
         advance_commit();
     } else {
         // A follower that reset answers with less than it once matched; so may a late success
@@ -810,6 +814,10 @@ void Raft::update_global_index(Index own) {
     }
     global_index_ = std::max(global_index_, lowest);
 }
+
+// The global index sent to a member that may lack deletes: below it, it resets rather than
+// take a hole (must_reset). Every hole of this log lies below it.
+Index Raft::lacking_deletes_bound() const { return std::max(global_index_, log_.hole_end()); }
 
 Index Raft::compaction_global_index() const {
     if (!snapshot_) return global_index_;

@@ -260,6 +260,7 @@ private:
     void set_commit(Index index);
     void update_global_index(Index own);
     Index removal_global_index() const;
+    Index lacking_deletes_bound() const;
 
     // reads
     void start_round();

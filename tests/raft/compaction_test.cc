@@ -4,6 +4,8 @@
 // (copycat-sim --compaction).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "common/compaction.h"
 #include "consensus/raft/log.h"
 #include "tests/raft/harness.h"
@@ -253,6 +255,37 @@ TEST(RaftFollowerHoles, DeletesAboveTheSnapshotStayWhateverTheGlobalIndex) {
     follower.deliver(1, request);
     EXPECT_EQ(follower->global_index(), 7u);
     EXPECT_EQ(follower->compaction_global_index(), 5u);
+}
+
+// A new leader's global index starts low, below the holes of its log. A member holding an
+// entry this log removed (index 2 here: a write, say) may lack what released it (holes 4 and 5:
+// the later write and the delete that undid it). Its first requests carry only held entries
+// (one per request), and it takes them; reaching the global index must not be taken as proof
+// that it lacks no delete: until it holds the log up to the holes' end, a request with holes
+// makes it reset, rather than take them and keep the write (copycat-sim seed 22966).
+TEST(RaftLeaderHoles, AMemberIsTrustedWithHolesOnlyOnceItHoldsTheLogPastThem) {
+    auto one_entry_per_request = [](NodeId id) {
+        Options options = test_options(id);
+        options.max_append_bytes = 1;
+        return options;
+    };
+    Cluster cluster(active_members(2), one_entry_per_request);
+    auto log = [](std::initializer_list<Index> indexes) {
+        std::vector<Entry> entries;
+        for (Index index : indexes) entries.push_back(command(index, 1, 1));
+        return entries;
+    };
+    cluster.replace(1, restored_state(2, {1, 0}, log({1, 3, 6, 7})));  // 2, 4 and 5 removed
+    cluster.replace(2, restored_state(2, {1, 0}, log({1, 2})));
+    cluster.elect(1);
+    cluster.tick(50);
+
+    const std::vector<PersistOp>& stored = cluster.node(2).acked;
+    EXPECT_TRUE(std::any_of(stored.begin(), stored.end(), [](const PersistOp& op) {
+        return op.reset_log;
+    })) << "it took holes 4 and 5 over its own entry 2";
+    EXPECT_EQ(cluster.node(2)->log().find(2), nullptr) << "its log is the leader's again";
+    EXPECT_EQ(cluster.node(2)->log().last_index(), cluster.node(1)->log().last_index());
 }
 
 TEST(RaftFollowerHoles, AMalformedRequestIsIgnored) {
